@@ -1,0 +1,106 @@
+"""The Faust app factory: ``create_app(settings)`` builds the app, its topics, tables,
+the KPI agent and the ``/metrics`` page. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.metrics import Metrics
+from socialpulse.agents.pipeline import KpiPipeline
+from socialpulse.agents.settings import Settings
+
+log = logging.getLogger("socialpulse")
+
+#: the KPI agent's name: also its log field and the Grafana pipeline panels' title
+KPI_AGENT = "kpi"
+
+
+class SocialPulseApp(faust.App):
+    """A Faust app that carries the socialpulse settings, metrics and KPI pipeline."""
+
+    settings: Settings
+    metrics: Metrics
+    pipeline: KpiPipeline
+    registry: CollectorRegistry
+
+
+def create_app(settings: Settings | None = None, *, registry: CollectorRegistry | None = None) -> SocialPulseApp:
+    """Build the socialpulse Faust app for ``settings`` (read from the environment if None)."""
+    settings = settings or Settings()
+    app = SocialPulseApp(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.store,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        table_standby_replicas=0,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout / 4),
+        broker_rebalance_timeout=max(settings.session_timeout * 2, 20.0),
+        broker_max_poll_records=10_000,
+        broker_commit_every=100_000,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=131_072,
+        consumer_auto_offset_reset="earliest",
+        producer_max_batch_size=settings.producer_batch_bytes,
+        producer_max_request_size=max(settings.max_message_bytes * 2, 2_000_000),
+        consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
+        autodiscover=False,
+    )
+    app.settings = settings
+    app.registry = registry or CollectorRegistry(auto_describe=True)
+    app.metrics = Metrics(app.registry)
+    app.pipeline = KpiPipeline(app, settings, app.metrics)
+    app.registry.register(KpiCollector(app.pipeline.state))
+
+    events_topic = app.topic(
+        settings.events_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+    side_topics = [
+        app.topic(name, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+        for name in (settings.dlq_topic, settings.alerts_topic)
+    ]
+
+    async def kpi(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within):
+            await app.pipeline.handle(batch)
+
+    app.agent(events_topic, name=KPI_AGENT)(kpi)
+
+    @app.task
+    async def declare_topics() -> None:
+        for topic in side_topics:
+            await topic.maybe_declare()
+        log.info(
+            "socialpulse worker: topics %s (%d partitions), %s, %s declared; metrics on http://%s:%d/metrics",
+            settings.events_topic,
+            settings.topic_partitions,
+            settings.dlq_topic,
+            settings.alerts_topic,
+            settings.web_host,
+            settings.web_port,
+        )
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        started = time.perf_counter()
+        body = generate_latest(app.registry)
+        app.metrics.scrape_seconds.observe(time.perf_counter() - started)
+        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    return app

@@ -1,0 +1,170 @@
+"""The ``socialpulse`` command: Faust's command line for the app, plus socialpulse's own.
+
+Faust gives ``worker``, ``send``, ``tables``, ``agents``, ``model``...; this module adds
+``broker``, ``generate``, ``replay`` and ``demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from faust.cli import AppCommand, argument, option
+from pydantic import ValidationError
+
+from socialpulse.agents.app import SocialPulseApp, create_app
+from socialpulse.agents.broker import BrokerError, run_broker
+from socialpulse.agents.demo import run_demo
+from socialpulse.agents.settings import ConfigFileError, Settings
+from socialpulse.streams.producer import EventProducer
+
+
+def _producer(settings: Settings, max_events: int = 500) -> EventProducer:
+    return EventProducer(
+        settings.bootstrap,
+        settings.events_topic,
+        partitions=settings.topic_partitions,
+        max_events=min(max_events, settings.max_envelope_events),
+        max_bytes=min(900_000, settings.max_message_bytes),
+    )
+
+
+def _settings(cmd: AppCommand) -> Settings:
+    app: SocialPulseApp = cmd.app  # type: ignore[assignment]
+    return app.settings
+
+
+async def _with_broker(coro: Any, settings: Settings) -> Any:
+    try:
+        return await coro
+    except (ConnectionError, OSError) as exc:
+        raise click.ClickException(f"cannot reach the broker at {settings.broker}: {exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("aiokafka"):
+            raise click.ClickException(
+                f"cannot reach the broker at {settings.broker} ({type(exc).__name__}: {exc}); "
+                "is `socialpulse broker` running, or SOCIALPULSE_BROKER right?"
+            ) from None
+        raise
+
+
+def register_commands(app: SocialPulseApp) -> None:
+    """Add socialpulse's commands to the app's Faust command line."""
+
+    @app.command()
+    async def broker(self: AppCommand) -> None:
+        """Run the embedded Kafka-compatible broker (Tansu, in memory) on SOCIALPULSE_BROKER."""
+        try:
+            code = run_broker(_settings(self).bootstrap)
+        except BrokerError as exc:
+            raise click.ClickException(str(exc)) from None
+        if code:
+            raise click.ClickException(f"the broker exited with status {code}")
+
+    @app.command(
+        option("--rate", type=float, default=200.0, show_default=True, help="Mean events per second."),
+        option("--brands", type=int, default=4, show_default=True, help="Brands to simulate (1-8)."),
+        option("--duration", type=float, default=None, help="Seconds to run (default: until Ctrl-C)."),
+        option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        option(
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Write JSON lines to this file instead of sending (needs --duration).",
+        ),
+        option("--envelope", type=int, default=1, show_default=True, help="Events per line with --output."),
+        option("--quiet", is_flag=True, default=False, help="No progress line."),
+    )
+    async def generate(
+        self: AppCommand,
+        rate: float,
+        brands: int,
+        duration: float | None,
+        seed: int,
+        output: Path | None,
+        envelope: int,
+        quiet: bool,
+    ) -> None:
+        """Send a realistic synthetic event stream (or write it to a file with --output)."""
+        from socialpulse.streams.generate import run_live, write_file
+        from socialpulse.streams.generator import SyntheticStream
+
+        if rate <= 0:
+            raise click.BadParameter("must be positive", param_hint="--rate")
+        try:
+            stream = SyntheticStream(seed=seed, brands=brands)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--brands") from None
+        err = None if quiet else sys.stderr
+        if output is not None:
+            if duration is None:
+                raise click.UsageError("--output needs --duration (seconds of event time to write)")
+            n = write_file(stream, output, rate=rate, duration=duration, envelope=max(1, envelope), err=err)
+            click.echo(f"wrote {n:,} events to {output}")
+            return
+        settings = _settings(self)
+        producer = _producer(settings)
+        await _with_broker(producer.start(), settings)
+        try:
+            await run_live(stream, producer, rate=rate, duration=duration, err=err)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await producer.stop()
+
+    @app.command(
+        argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        option("--raw", is_flag=True, default=False, help="Send lines unchanged, unvalidated."),
+        option("--envelope", type=int, default=500, show_default=True, help="Events per envelope."),
+    )
+    async def replay(self: AppCommand, file: Path, raw: bool, envelope: int) -> None:
+        """Send a JSON-lines FILE (each line one event or an envelope) to the events topic."""
+        from socialpulse.streams.replay import replay_file
+
+        settings = _settings(self)
+        producer = _producer(settings, max(1, envelope))
+        await _with_broker(producer.start(), settings)
+        try:
+            report = await replay_file(file, producer, raw=raw)
+        finally:
+            await producer.stop()
+        for line in report.errors:
+            click.echo(f"  refused {line}", err=True)
+        click.echo(f"replay: sent {report.events:,} events from {report.lines:,} lines; refused {report.invalid:,}")
+        if report.invalid:
+            sys.exit(1)
+
+    @app.command(
+        option("--rate", type=float, default=300.0, show_default=True, help="Generator events/s."),
+        option("--brands", type=int, default=4, show_default=True, help="Brands to simulate."),
+        option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    )
+    async def demo(self: AppCommand, rate: float, brands: int, seed: int) -> None:
+        """Start broker, worker and generator; show live KPIs. Ctrl-C stops everything."""
+        code = run_demo(_settings(self), rate=rate, brands=brands, seed=seed)
+        if code:
+            sys.exit(code)
+
+
+def main() -> None:
+    """Entry point of the ``socialpulse`` console script."""
+    try:
+        settings = Settings()
+        settings.load_file_config()
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"SOCIALPULSE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        sys.exit(f"socialpulse: invalid settings: {errors}")
+    except ConfigFileError as exc:
+        sys.exit(f"socialpulse: {exc}")
+    app = create_app(settings)
+    register_commands(app)
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The additive counters every KPI is computed from, and what each event adds to them.
+
+A minute bucket holds one counter vector (a list of floats, indexed by ``C``) per label
+group; window totals are sums of bucket vectors, so they can be added and subtracted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from socialpulse.streams.validation import Event
+
+COUNTERS: Final = (
+    "impressions",
+    "likes",
+    "reactions",
+    "comments",
+    "shares",
+    "saves",
+    "clicks",
+    "mentions",
+    "posts",
+    "follows",
+    "unfollows",
+    "visits",
+    "visits_timed",
+    "visit_seconds",
+    "bounces",
+    "leads",
+    "lead_value",
+    "conversions",
+    "revenue",
+    "spend",
+    "service_requests",
+    "sentiment_events",
+    "sentiment_sum",
+    "positive",
+    "negative",
+    "neutral",
+    "negative_exposure",
+    "csat_answers",
+    "csat_satisfied",
+    "nps_answers",
+    "nps_promoters",
+    "nps_detractors",
+)
+N: Final = len(COUNTERS)
+
+
+class _Index:
+    """Counter positions as attributes: ``C.likes`` is the index of ``likes``."""
+
+    def __init__(self) -> None:
+        for i, name in enumerate(COUNTERS):
+            setattr(self, name, i)
+
+    def __getattr__(self, name: str) -> int:  # for type checkers; real names are set above
+        raise AttributeError(name)
+
+
+C: Any = _Index()
+
+#: polarity thresholds of KPIS.md
+POSITIVE_ABOVE: Final = 0.05
+NEGATIVE_BELOW: Final = -0.05
+
+_COUNT_KINDS: Final = {
+    "impression": C.impressions,
+    "view": C.impressions,
+    "like": C.likes,
+    "reaction": C.reactions,
+    "comment": C.comments,
+    "share": C.shares,
+    "save": C.saves,
+    "click": C.clicks,
+    "mention": C.mentions,
+    "post": C.posts,
+    "follow": C.follows,
+    "unfollow": C.unfollows,
+    "visit": C.visits,
+    "bounce": C.bounces,
+    "lead": C.leads,
+    "conversion": C.conversions,
+    "service_request": C.service_requests,
+}
+
+
+def zero() -> list[float]:
+    """A fresh all-zero counter vector."""
+    return [0.0] * N
+
+
+def contributions(ev: Event) -> list[tuple[int, float]]:
+    """The (counter index, amount) pairs one validated event adds."""
+    kind = ev["kind"]
+    count = ev["count"]
+    out: list[tuple[int, float]] = []
+    idx = _COUNT_KINDS.get(kind)
+    if idx is not None:
+        out.append((idx, count))
+    value = ev.get("value")
+    if value is not None:
+        if kind == "conversion":
+            out.append((C.revenue, value))
+        elif kind == "ad_spend":
+            out.append((C.spend, value))
+        elif kind == "lead":
+            out.append((C.lead_value, value))
+        elif kind == "visit":
+            out.append((C.visits_timed, count))
+            out.append((C.visit_seconds, value * count))
+    if kind == "survey":
+        score = ev["score"]
+        if ev["survey"] == "csat":
+            out.append((C.csat_answers, count))
+            if score >= 4:
+                out.append((C.csat_satisfied, count))
+        else:
+            out.append((C.nps_answers, count))
+            if score >= 9:
+                out.append((C.nps_promoters, count))
+            elif score <= 6:
+                out.append((C.nps_detractors, count))
+    sentiment = ev.get("sentiment")
+    if sentiment is not None:
+        out.append((C.sentiment_events, 1))
+        out.append((C.sentiment_sum, sentiment))
+        if sentiment > POSITIVE_ABOVE:
+            out.append((C.positive, 1))
+        elif sentiment < NEGATIVE_BELOW:
+            out.append((C.negative, 1))
+            author = ev.get("author")
+            followers = author.get("followers") if isinstance(author, dict) else None
+            if followers:
+                out.append((C.negative_exposure, followers * -sentiment))
+        else:
+            out.append((C.neutral, 1))
+    return out

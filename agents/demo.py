@@ -1,0 +1,160 @@
+"""``socialpulse demo``: broker (unless one answers), worker and generator, with a live summary.
+
+Every child is started with PR_SET_PDEATHSIG, so none outlives the demo even when it is
+killed; Ctrl-C or SIGTERM stops them all cleanly, last started first.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from types import FrameType
+from typing import TextIO
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from socialpulse.agents.processes import die_with_parent, port_open, split_host_port, stop_all, wait_port
+from socialpulse.agents.settings import Settings
+
+SUMMARY_KPIS = (
+    ("socialpulse_impressions", "impr 5m", "5m"),
+    ("socialpulse_engagements", "eng 5m", "5m"),
+    ("socialpulse_engagement_rate_ratio", "eng rate 1h", "1h"),
+    ("socialpulse_mentions", "mentions 1h", "1h"),
+    ("socialpulse_net_sentiment_ratio", "net sent 1h", "1h"),
+    ("socialpulse_negative_exposure", "neg exp 1h", "1h"),
+)
+
+
+class DemoError(RuntimeError):
+    """A part of the demo did not start; the message says which and why."""
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "socialpulse.agents.cli", *args]
+
+
+def read_summary(url: str) -> tuple[dict[str, dict[str, float]], float]:
+    """Per brand, the summary KPIs (platform=all, campaign=all), and total events counted."""
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    wanted = {name: window for name, _, window in SUMMARY_KPIS}
+    rows: dict[str, dict[str, float]] = {}
+    events = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "socialpulse_events_total":
+                events += sample.value
+                continue
+            window = wanted.get(sample.name)
+            if (
+                window is not None
+                and labels.get("window") == window
+                and labels.get("platform") == "all"
+                and labels.get("campaign") == "all"
+            ):
+                rows.setdefault(labels["brand"], {})[sample.name] = sample.value
+    return rows, events
+
+
+def render_summary(rows: dict[str, dict[str, float]], rate: float) -> str:
+    header = f"{'brand':<12}" + "".join(f"{title:>13}" for _, title, _ in SUMMARY_KPIS)
+    lines = [f"socialpulse demo — {rate:,.0f} events/s counted   (Ctrl-C stops)", header]
+    for brand in sorted(rows):
+        cells = []
+        for name, _, _ in SUMMARY_KPIS:
+            value = rows[brand].get(name)
+            cells.append(f"{'-':>13}" if value is None else f"{value:>13,.3g}" if abs(value) < 10 else f"{value:>13,.0f}")
+        lines.append(f"{brand:<12}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def run_demo(settings: Settings, *, rate: float, brands: int, seed: int, out: TextIO | None = None) -> int:
+    """Run the demo until interrupted; return the exit status."""
+    out = out or sys.stdout
+    procs: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    started = time.monotonic()
+    try:
+        host, port = split_host_port(settings.bootstrap)
+        if port_open(host, port):
+            print(f"demo: using the broker that answers at {host}:{port}", file=out, flush=True)
+        else:
+            print(f"demo: starting the embedded broker on {host}:{port}", file=out, flush=True)
+            procs.append(_spawn(_cli("broker")))
+            if not wait_port(host, port, 30, procs[-1]):
+                raise DemoError(f"the embedded broker did not listen on {host}:{port} within 30 s")
+        print("demo: starting the worker", file=out, flush=True)
+        procs.append(_spawn(_cli("worker", "-l", "warning")))
+        if not wait_port(settings.web_host, settings.web_port, 90, procs[-1]):
+            raise DemoError(
+                f"the worker did not serve http://{settings.web_host}:{settings.web_port} "
+                "within 90 s (is the port taken? set SOCIALPULSE_WEB_PORT)"
+            )
+        print(f"demo: starting the generator ({rate:g} events/s, {brands} brands)", file=out, flush=True)
+        procs.append(
+            _spawn(_cli("generate", "--rate", str(rate), "--brands", str(brands), "--seed", str(seed), "--quiet"))
+        )
+        url = f"http://{settings.web_host}:{settings.web_port}/metrics"
+        print(
+            f"\nmetrics: {url}\n"
+            "Prometheus: add a scrape job with\n"
+            f"  - job_name: socialpulse\n    static_configs: [{{targets: ['{settings.web_host}:{settings.web_port}']}}]\n"
+            "Grafana: add that Prometheus as a data source (uid `prometheus`) and import the boards\n"
+            "  in grafana/dashboards/, or run the whole stack with `docker compose up`.\n",
+            file=out,
+            flush=True,
+        )
+        return _watch(procs, url, out, started, lambda: stopping)
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        if procs:
+            print("demo: stopping", file=out, flush=True)
+        stop_all(procs)
+
+
+def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, preexec_fn=die_with_parent, start_new_session=False)  # noqa: PLW1509
+
+
+def _watch(
+    procs: list[subprocess.Popen[bytes]], url: str, out: TextIO, started: float, stopping: object
+) -> int:
+    tty = out.isatty()
+    last_events, last_time = 0.0, time.monotonic()
+    first_live = True
+    next_draw = 0.0
+    while not stopping():  # type: ignore[operator]
+        for proc in procs:
+            if proc.poll() is not None:
+                print(f"demo: {' '.join(proc.args[2:])} exited with {proc.returncode}", file=sys.stderr)  # type: ignore[index]
+                return 1
+        now = time.monotonic()
+        if now >= next_draw:
+            next_draw = now + (2.0 if tty else 10.0)
+            try:
+                rows, events = read_summary(url)
+            except OSError:
+                rows, events = {}, last_events
+            rate = (events - last_events) / max(now - last_time, 1e-9)
+            last_events, last_time = events, now
+            if rows and first_live:
+                first_live = False
+                print(f"demo: live KPIs {now - started:.0f} s after start", file=out, flush=True)
+            text = render_summary(rows, rate)
+            out.write(("\x1b[H\x1b[2J" if tty else "") + text + "\n")
+            out.flush()
+        time.sleep(0.2)
+    return 0

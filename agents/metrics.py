@@ -1,0 +1,76 @@
+"""The worker's own Prometheus metrics, grouped in one object with an injected registry.
+
+Window KPI gauges are not here: ``exporter.KpiCollector`` computes them from the KPI
+state at scrape time.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from socialpulse.streams.contract import REASONS
+
+
+class Metrics:
+    """Counters and histograms of the pipeline, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events = Counter(
+            "socialpulse_events",
+            "Events counted into the KPIs since the worker started, by brand, platform, kind.",
+            ["brand", "platform", "kind"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "socialpulse_events_rejected",
+            "Messages or envelope elements rejected and dead-lettered, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in REASONS:  # export zeros, so rate() works from the first rejection
+            self.rejected.labels(reason)
+        self.duplicates = Counter(
+            "socialpulse_events_duplicate",
+            "Events whose id was seen before for the same brand, counted once.",
+            ["brand"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "socialpulse_dead_letters",
+            "Messages written to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.forwarded = Counter(
+            "socialpulse_events_forwarded",
+            "Events re-sent to the partition that owns their brand (unkeyed producers).",
+            registry=registry,
+        )
+        self.messages = Counter(
+            "socialpulse_messages",
+            "Kafka messages consumed from the events topic.",
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "socialpulse_batch_seconds",
+            "Time the KPI agent spends on one batch of messages.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
+        self.batch_events = Histogram(
+            "socialpulse_batch_events",
+            "Events per batch of the KPI agent.",
+            buckets=(1, 10, 100, 500, 1000, 5000, 10000, 50000, 100000),
+            registry=registry,
+        )
+        self.scrape_seconds = Histogram(
+            "socialpulse_scrape_seconds",
+            "Time to render /metrics (the previous scrapes).",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=registry,
+        )
+        self.brands = Gauge(
+            "socialpulse_brands",
+            "Brands whose KPI state this worker holds.",
+            registry=registry,
+        )

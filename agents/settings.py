@@ -1,0 +1,132 @@
+"""The one settings object of socialpulse, read from ``SOCIALPULSE_*`` environment variables.
+
+Every process (worker, generator, replay, demo, tests) builds its settings here, so the
+variable names in the README, docker-compose.yml and the tests are the same ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigFileError(ValueError):
+    """The per-brand config file is missing, unreadable or invalid."""
+
+
+class BrandConfig(BaseModel):
+    """Per-brand settings from the config file (later issues add goals and thresholds)."""
+
+    model_config = {"extra": "allow"}
+
+    goal: str | None = None
+
+
+class FileConfig(BaseModel):
+    """The optional YAML/JSON config file named by ``SOCIALPULSE_CONFIG_FILE``."""
+
+    model_config = {"extra": "allow"}
+
+    brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    competitor_groups: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    """Runtime settings; each field is ``SOCIALPULSE_<FIELD NAME IN CAPITALS>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SOCIALPULSE_", extra="ignore", frozen=True)
+
+    broker: str = Field(
+        "kafka://127.0.0.1:9092",
+        description="Kafka bootstrap URL(s), `kafka://host:port`, several separated by `;`.",
+    )
+    web_host: str = Field("127.0.0.1", description="Address the worker's HTTP server binds to.")
+    web_port: int = Field(6066, description="Port of the worker's HTTP server (`/metrics`).")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic.")
+    events_topic: str = Field("social-events", description="Topic producers write events to.")
+    dlq_topic: str = Field("social-events-dlq", description="Dead-letter topic for bad input.")
+    alerts_topic: str = Field("social-alerts", description="Topic alert events are written to.")
+    app_id: str = Field("socialpulse", description="Faust app id: consumer group and prefix.")
+    config_file: Path | None = Field(None, description="Optional YAML/JSON per-brand config.")
+    allowed_lateness: float = Field(
+        600.0, ge=0, description="Seconds an event may lag its brand's watermark and still count."
+    )
+    max_future: float = Field(
+        300.0, ge=0, description="Seconds an event's time may lie ahead of the wall clock."
+    )
+    max_envelope_events: int = Field(10_000, ge=1, description="Most events in one envelope.")
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest accepted Kafka message value, in bytes."
+    )
+    batch_max: int = Field(5_000, ge=1, description="Most messages the KPI agent takes per batch.")
+    batch_within: float = Field(0.2, gt=0, description="Seconds the KPI agent waits to fill one.")
+    platform_cap: int = Field(20, ge=1, description="Platform label values per brand, then other.")
+    campaign_cap: int = Field(50, ge=1, description="Campaign label values per brand, then other.")
+    session_timeout: float = Field(
+        10.0, gt=0, description="Kafka consumer session timeout (seconds); see README."
+    )
+    store: str = Field("memory://", description="Faust table store URL.")
+    producer_batch_bytes: int = Field(
+        1,
+        ge=1,
+        description=(
+            "Worker producer batch size in bytes. 1 sends one record per batch: the embedded "
+            "broker (Tansu 0.6) reports a wrong high watermark after multi-record batches, which "
+            "makes table recovery miss changelog records. With Apache Kafka use 65536."
+        ),
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        bootstrap_servers(value)  # raises ValueError on a malformed URL
+        return value
+
+    @property
+    def bootstrap(self) -> str:
+        """The broker URL as a Kafka client's ``bootstrap.servers`` string."""
+        return bootstrap_servers(self.broker)
+
+    def load_file_config(self) -> FileConfig:
+        """Read the per-brand config file, or an empty config when none is set."""
+        if self.config_file is None:
+            return FileConfig()
+        return load_file_config(self.config_file)
+
+
+def bootstrap_servers(url: str) -> str:
+    """Turn ``kafka://h1:9092;kafka://h2:9092`` into ``h1:9092,h2:9092``."""
+    hosts = []
+    for part in url.replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if "://" in part:
+            scheme, part = part.split("://", 1)
+            if scheme not in ("kafka", "aiokafka", "tcp"):
+                raise ValueError(f"unsupported broker scheme {scheme!r} in {url!r}")
+        host, sep, port = part.rstrip("/").rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"broker address {part!r} in {url!r} is not host:port")
+        hosts.append(f"{host}:{port}")
+    if not hosts:
+        raise ValueError(f"no broker address in {url!r}")
+    return ",".join(hosts)
+
+
+def load_file_config(path: Path) -> FileConfig:
+    """Parse a YAML (or JSON, a subset of YAML) config file with a clear error."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"config file {path} is not valid YAML: {exc}") from exc
+    try:
+        return FileConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ConfigFileError(f"config file {path} is invalid: {exc}") from exc

@@ -1,0 +1,224 @@
+"""The producer SDK: validates events, batches them into envelopes, keys them by brand.
+
+    async with EventProducer("127.0.0.1:9092") as producer:
+        await producer.send({"id": "1", "ts": time.time(), "brand": "acme", "kind": "like"})
+
+Each brand's events go, as envelopes of up to ``max_events`` events and ``max_bytes``
+bytes, to the partition that owns the brand (``partitioning.brand_partition``), so the
+worker never has to forward them. A brand's buffer is sent when it is full or after
+``linger`` seconds. ``SyncEventProducer`` is the same for code without an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Self
+
+from aiokafka import AIOKafkaProducer
+from socialpulse.streams import codec
+from socialpulse.streams.partitioning import brand_partition
+from socialpulse.streams.topics import ensure_topics
+from socialpulse.streams.validation import validate_event
+
+
+class EventProducer:
+    """Async producer of contract events in brand-keyed envelopes."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str = "social-events",
+        *,
+        max_events: int = 500,
+        max_bytes: int = 900_000,
+        linger: float = 0.05,
+        partitions: int = 4,
+        validate: bool = True,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        if max_events < 1 or max_bytes < 1024:
+            raise ValueError("max_events must be >= 1 and max_bytes >= 1024")
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.linger = linger
+        self.validate = validate
+        self._declare_partitions = partitions
+        self._options = client_options or {}
+        self._producer: AIOKafkaProducer | None = None
+        self._partitions = partitions
+        self._buffers: dict[str, list[bytes]] = {}
+        self._sizes: dict[str, int] = {}
+        self._pending: list[asyncio.Future[Any]] = []
+        self._linger_task: asyncio.Task[None] | None = None
+        self.events_sent = 0
+        self.messages_sent = 0
+
+    async def start(self) -> None:
+        """Connect, and create the topic with the configured partitions if it is missing."""
+        await ensure_topics(self.bootstrap, {self.topic: self._declare_partitions})
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            linger_ms=5,
+            max_request_size=max(self.max_bytes * 2, 1_048_576),
+            acks=1,
+            **self._options,
+        )
+        await self._producer.start()
+        parts = await self._producer.partitions_for(self.topic)
+        self._partitions = len(parts) if parts else self._declare_partitions
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Queue one event; raises ``validation.Invalid`` for an event that breaks EVENTS.md."""
+        if self.validate:
+            event = validate_event(dict(event))
+        brand = event["brand"]
+        data = codec.dumps(event)
+        buf = self._buffers.setdefault(brand, [])
+        size = self._sizes.get(brand, 2)
+        if buf and size + len(data) + 1 > self.max_bytes:
+            await self._send_brand(brand)
+            buf = self._buffers.setdefault(brand, [])
+            size = 2
+        buf.append(data)
+        self._sizes[brand] = size + len(data) + 1
+        if len(buf) >= self.max_events:
+            await self._send_brand(brand)
+        elif self._linger_task is None:
+            self._linger_task = asyncio.ensure_future(self._linger())
+
+    async def send_many(self, events: Iterable[dict[str, Any]]) -> None:
+        """Queue many events."""
+        for event in events:
+            await self.send(event)
+
+    async def send_raw(self, value: bytes, key: bytes | None = None) -> None:
+        """Send one message value as it is (no validation): for replaying envelopes."""
+        assert self._producer is not None, "start() the producer first"
+        self._pending.append(await self._producer.send(self.topic, value, key=key))
+        self.messages_sent += 1
+        await self._reap()
+
+    async def _linger(self) -> None:
+        try:
+            await asyncio.sleep(self.linger)
+            for brand in list(self._buffers):
+                await self._send_brand(brand)
+        finally:
+            self._linger_task = None
+
+    async def _send_brand(self, brand: str) -> None:
+        buf = self._buffers.pop(brand, None)
+        self._sizes.pop(brand, None)
+        if not buf:
+            return
+        assert self._producer is not None, "start() the producer first"
+        value = b"[" + b",".join(buf) + b"]"
+        fut = await self._producer.send(
+            self.topic,
+            value,
+            key=brand.encode("utf-8"),
+            partition=brand_partition(brand, self._partitions),
+        )
+        self._pending.append(fut)
+        self.events_sent += len(buf)
+        self.messages_sent += 1
+        await self._reap()
+
+    async def _reap(self) -> None:
+        if len(self._pending) < 256:
+            return
+        done = [f for f in self._pending if f.done()]
+        for fut in done:
+            fut.result()  # raise a delivery error here rather than never
+        self._pending = [f for f in self._pending if not f.done()]
+        if len(self._pending) >= 1024:  # back-pressure: wait for the oldest deliveries
+            await asyncio.gather(*self._pending[:512])
+            del self._pending[:512]
+
+    async def flush(self) -> None:
+        """Send every buffered event and wait until the broker has them all."""
+        for brand in list(self._buffers):
+            await self._send_brand(brand)
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        if self._producer is None:
+            return
+        try:
+            await self.flush()
+        finally:
+            if self._linger_task is not None:
+                self._linger_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._linger_task
+            await self._producer.stop()
+            self._producer = None
+
+
+class SyncEventProducer:
+    """A blocking wrapper of :class:`EventProducer` that runs it on a private loop thread.
+
+    with SyncEventProducer("127.0.0.1:9092") as producer:
+        producer.send({"id": "1", "ts": 1700000000, "brand": "acme", "kind": "like"})
+    """
+
+    def __init__(self, bootstrap: str, topic: str = "social-events", **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._async = self._call(_make_producer(bootstrap, topic, options))
+        self._call(self._async.start())
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Queue one event (raises ``validation.Invalid`` for a bad one)."""
+        self._call(self._async.send(event))
+
+    def send_many(self, events: Iterable[dict[str, Any]]) -> None:
+        """Queue many events."""
+        self._call(self._async.send_many(list(events)))
+
+    def flush(self) -> None:
+        """Block until every queued event is on the broker."""
+        self._call(self._async.flush())
+
+    def close(self) -> None:
+        """Flush, disconnect and stop the loop thread."""
+        try:
+            self._call(self._async.stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _make_producer(bootstrap: str, topic: str, options: dict[str, Any]) -> EventProducer:
+    return EventProducer(bootstrap, topic, **options)

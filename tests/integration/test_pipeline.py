@@ -1,0 +1,173 @@
+"""End to end through the embedded broker: exact KPIs, dead letters, dedup, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from confluent_kafka import Producer
+
+from socialpulse.streams.producer import EventProducer
+from tests.integration.conftest import Samples, Stack, kpi, value
+
+pytestmark = pytest.mark.integration
+
+
+def librdkafka_send(stack: Stack, values: list[bytes]) -> None:
+    """Send unkeyed messages with librdkafka, as an outside (non-Python-SDK) producer."""
+    producer = Producer({"bootstrap.servers": stack.bootstrap, "linger.ms": 5})
+    for v in values:
+        producer.produce(stack.events_topic, v)
+    assert producer.flush(30) == 0
+
+
+def ev(i: int | str, kind: str, ts: float, brand: str = "acme", **fields: object) -> dict:
+    return {"id": str(i), "ts": ts, "brand": brand, "kind": kind, "platform": "x", **fields}
+
+
+def dumps(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def consume_all(stack: Stack, topic: str, expect: int, seconds: float = 30) -> list:
+    async def run() -> list:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest",
+            group_id=None, enable_auto_commit=False,
+        )
+        await consumer.start()
+        out: list = []
+        try:
+            deadline = time.monotonic() + seconds
+            while len(out) < expect and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    out.extend(records)
+        finally:
+            await consumer.stop()
+        return out
+
+    return asyncio.run(run())
+
+
+def test_unkeyed_librdkafka_envelopes_duplicates_and_bad_input(stack: Stack) -> None:
+    stack.start_worker()
+    now = time.time()
+    envelope = [ev(f"i{n}", "impression", now - 30, count=10) for n in range(5)]  # 50 impressions
+    envelope.append({"id": "bad-kind", "ts": now, "brand": "acme", "kind": "teleport"})
+    envelope.append("not an object")
+    messages = [
+        dumps(envelope),
+        dumps(ev("l1", "like", now - 20)),
+        dumps(ev("l1", "like", now - 20)),  # duplicate message
+        dumps([ev("l2", "like", now - 10), ev("l2", "like", now - 10)]),  # duplicate in envelope
+        dumps(ev("c1", "click", now - 5, count=2)),
+        dumps(ev("m1", "mention", now - 5, text="love it", sentiment=0.6)),
+        dumps(ev("m2", "mention", now - 4, text="broken", sentiment=-0.4,
+                 author={"id": "u", "followers": 500})),
+        dumps(ev("g1", "impression", now - 3, brand="globex", count=7)),
+        b"{broken json",
+        dumps({"id": "no-ts", "brand": "acme", "kind": "like"}),
+        dumps(ev("s1", "like", now - 2, sentiment=3)),
+    ]
+    librdkafka_send(stack, messages)
+
+    def ready(s: Samples) -> bool:
+        # forwarded events take one more hop: wait until the last of each kind is in
+        return (
+            kpi(s, "socialpulse_impressions", "globex") == 7
+            and kpi(s, "socialpulse_impressions", "acme", "5m") == 50
+            and kpi(s, "socialpulse_engagements", "acme", "5m") == 4
+            and kpi(s, "socialpulse_mentions", "acme", "5m") == 2
+            and value(s, "socialpulse_events_rejected_total", reason="out_of_range") == 1
+        )
+
+    s = stack.wait_for(ready)
+    for window in ("5m", "1h", "24h"):
+        assert kpi(s, "socialpulse_impressions", "acme", window) == 50
+        assert kpi(s, "socialpulse_engagements", "acme", window) == 4  # l1, l2, 2 clicks
+        assert kpi(s, "socialpulse_mentions", "acme", window) == 2
+    assert kpi(s, "socialpulse_engagement_rate_ratio", "acme") == pytest.approx(4 / 50)
+    assert kpi(s, "socialpulse_click_through_ratio", "acme") == pytest.approx(2 / 50)
+    assert kpi(s, "socialpulse_negative_exposure", "acme") == pytest.approx(200.0)
+    assert kpi(s, "socialpulse_net_sentiment_ratio", "acme") == 0.0
+    assert kpi(s, "socialpulse_impressions", "acme", platform="x") == 50
+    assert kpi(s, "socialpulse_impressions", "globex") == 7
+    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 50
+    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="like") == 2
+    assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 2
+    rejected = {
+        reason: value(s, "socialpulse_events_rejected_total", reason=reason)
+        for reason in ("unknown_kind", "not_object", "invalid_json", "missing_field", "out_of_range")
+    }
+    assert rejected == dict.fromkeys(rejected, 1.0)
+
+    dead = consume_all(stack, stack.dlq_topic, expect=5)
+    reasons = sorted(dict(r.headers)["reason"].decode() for r in dead)
+    assert reasons == ["invalid_json", "missing_field", "not_object", "out_of_range", "unknown_kind"]
+    by_reason = {dict(r.headers)["reason"].decode(): r for r in dead}
+    assert by_reason["invalid_json"].value == b"{broken json"
+    assert json.loads(by_reason["unknown_kind"].value)["kind"] == "teleport"
+    assert by_reason["unknown_kind"].key == b"acme"
+    assert b"teleport" in dict(by_reason["unknown_kind"].headers)["detail"]
+
+
+def test_sdk_producer_keys_by_brand_so_nothing_is_forwarded(stack: Stack) -> None:
+    stack.start_worker()
+    now = time.time()
+
+    async def send() -> None:
+        async with EventProducer(stack.bootstrap, stack.events_topic, max_events=50) as p:
+            for i in range(400):
+                brand = ("acme", "globex", "initech", "hooli")[i % 4]
+                await p.send(ev(f"sdk{i}", "impression", now - i % 50, brand=brand, count=2))
+            assert p.messages_sent >= 8  # 100 events per brand in envelopes of 50
+
+    asyncio.run(send())
+    s = stack.wait_for(lambda s: all(
+        kpi(s, "socialpulse_impressions", b) == 200 for b in ("acme", "globex", "initech", "hooli")))
+    for brand in ("acme", "globex", "initech", "hooli"):
+        assert kpi(s, "socialpulse_impressions", brand) == 200
+    assert value(s, "socialpulse_events_forwarded_total") == 0
+
+
+def test_late_events_are_dead_lettered(stack: Stack) -> None:
+    stack.start_worker(SOCIALPULSE_ALLOWED_LATENESS="60")
+    now = time.time()
+    librdkafka_send(stack, [dumps(ev("new", "mention", now))])
+    stack.wait_for(lambda s: kpi(s, "socialpulse_mentions", "acme") == 1)
+    librdkafka_send(stack, [dumps([ev("ok", "mention", now - 50), ev("old", "mention", now - 70)])])
+    s = stack.wait_for(lambda s: value(s, "socialpulse_events_rejected_total", reason="late") == 1)
+    assert kpi(s, "socialpulse_mentions", "acme") == 2
+    dead = consume_all(stack, stack.dlq_topic, expect=1)
+    assert [json.loads(r.value)["id"] for r in dead] == ["old"]
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_restarted_worker_resumes_and_still_dedups(stack: Stack, how: signal.Signals) -> None:
+    worker = stack.start_worker()
+    now = time.time()
+    first = [dumps([ev(f"r{i}", "impression", now - 100 + i, count=3) for i in range(20)])]
+    first += [dumps(ev(f"k{i}", "like", now - 50 + i)) for i in range(10)]
+    librdkafka_send(stack, first)
+    stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "acme") == 10)
+    time.sleep(3)  # let the worker commit offsets and flush its tables
+    worker.send_signal(how)
+    worker.wait(30)
+
+    stack.start_worker()
+    s = stack.wait_for(lambda s: kpi(s, "socialpulse_impressions", "acme") == 60, seconds=60)
+    assert kpi(s, "socialpulse_impressions", "acme") == 60
+    assert kpi(s, "socialpulse_engagements", "acme") == 10
+    # everything again (a producer retrying after the crash) plus one new event
+    librdkafka_send(stack, [*first, dumps(ev("new", "like", now))])
+    s = stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "acme") == 11)
+    time.sleep(2)
+    s = stack.scrape()
+    assert kpi(s, "socialpulse_impressions", "acme") == 60
+    assert kpi(s, "socialpulse_engagements", "acme") == 11
+    assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 30

@@ -1,0 +1,177 @@
+"""KpiState: event-time minute buckets, rolling windows, lateness, dedup, restore."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socialpulse.agents.counters import C
+from socialpulse.agents.state import ALL, OTHER, KpiState
+from socialpulse.streams.validation import validate_event
+
+M = 28_333_334  # a minute number; M * 60 = 1_700_000_040
+T = M * 60  # start of minute M
+
+
+def ev(eid: str, ts: float, kind: str = "impression", brand: str = "acme", **fields: object) -> dict:
+    return validate_event({"id": eid, "ts": ts, "brand": brand, "kind": kind, **fields})
+
+
+def impressions(state: KpiState, window: str, group: tuple[str, str] = (ALL, ALL)) -> float:
+    return state.brands["acme"].totals[window].get(group, [0.0] * 40)[C.impressions]
+
+
+def test_window_membership_at_minute_resolution() -> None:
+    state = KpiState(allowed_lateness=100_000)
+    state.apply([ev("now", T + 30, count=1)])  # watermark in minute M
+    state.apply(
+        [
+            ev("m-4", T - 4 * 60 + 59, count=10),  # minute M-4: inside 5m
+            ev("m-5", T - 5 * 60, count=100),  # minute M-5: outside 5m, inside 1h
+            ev("m-59", T - 59 * 60, count=1000),  # inside 1h
+            ev("m-60", T - 60 * 60, count=10000),  # outside 1h, inside 24h
+        ]
+    )
+    assert impressions(state, "5m") == 11
+    assert impressions(state, "1h") == 1111
+    assert impressions(state, "24h") == 11111
+
+
+def test_watermark_advance_moves_buckets_out() -> None:
+    state = KpiState()
+    state.apply([ev("a", T + 1, count=7)])
+    assert impressions(state, "5m") == 7
+    state.apply([ev("b", T + 4 * 60 + 10, count=1)])  # minute M+4: M still inside
+    assert impressions(state, "5m") == 8
+    state.apply([ev("c", T + 5 * 60, count=2)])  # minute M+5: M leaves 5m
+    assert impressions(state, "5m") == 3
+    assert impressions(state, "1h") == 10
+    assert state.brands["acme"].watermark == T + 5 * 60
+
+
+def test_late_events_are_reported_not_counted() -> None:
+    state = KpiState(allowed_lateness=600)
+    state.apply([ev("a", T + 3600)])
+    result = state.apply([ev("on-time", T + 3600 - 600), ev("late", T + 3600 - 601)])
+    assert [e["id"] for e in result.late] == ["late"]
+    assert [e["id"] for e in result.accepted] == ["on-time"]
+    assert impressions(state, "1h") == 2
+
+
+def test_duplicate_ids_count_once_within_and_across_batches() -> None:
+    state = KpiState()
+    first = state.apply([ev("x", T + 1), ev("x", T + 2), ev("y", T + 3)])
+    second = state.apply([ev("y", T + 3), ev("z", T + 4)])
+    assert first.duplicates == {"acme": 1}
+    assert second.duplicates == {"acme": 1}
+    assert impressions(state, "5m") == 3
+
+
+def test_same_id_for_two_brands_counts_for_both() -> None:
+    state = KpiState()
+    result = state.apply([ev("x", T + 1, brand="acme"), ev("x", T + 1, brand="globex")])
+    assert not result.duplicates
+    assert set(state.brands) == {"acme", "globex"}
+
+
+def test_dedup_horizon_forgets_old_ids_which_are_late_anyway() -> None:
+    state = KpiState(allowed_lateness=600)
+    state.apply([ev("x", T + 1)])
+    state.apply([ev("far", T + 3600)])
+    assert "x" not in state.brands["acme"].seen
+    result = state.apply([ev("x", T + 1)])
+    assert [e["id"] for e in result.late] == ["x"]
+
+
+def test_groups_platform_campaign_and_caps() -> None:
+    state = KpiState(platform_cap=2, campaign_cap=1)
+    state.apply(
+        [
+            ev("1", T, platform="x", campaign="spring"),
+            ev("2", T, platform="instagram", campaign="fall"),
+            ev("3", T, platform="tiktok"),
+        ]
+    )
+    totals = state.brands["acme"].totals["5m"]
+    assert totals[(ALL, ALL)][C.impressions] == 3
+    assert totals[("x", ALL)][C.impressions] == 1
+    assert totals[("instagram", ALL)][C.impressions] == 1
+    assert totals[(OTHER, ALL)][C.impressions] == 1  # tiktok folded past the cap of 2
+    assert totals[(ALL, "spring")][C.impressions] == 1
+    assert totals[(ALL, OTHER)][C.impressions] == 1  # fall folded past the cap of 1
+    assert (ALL, "tiktok") not in totals
+
+
+def test_buckets_older_than_24h_are_evicted() -> None:
+    state = KpiState()
+    state.apply([ev("old", T)])
+    result = state.apply([ev("new", T + 1440 * 60)])
+    assert ("acme", M) in result.evicted
+    assert M not in state.brands["acme"].buckets
+    assert impressions(state, "24h") == 1
+
+
+def test_restore_rebuilds_the_same_totals() -> None:
+    state = KpiState(allowed_lateness=100_000)
+    rng = random.Random(7)
+    events = [
+        ev(f"e{i}", T + rng.uniform(-3 * 3600, 0), rng.choice(["impression", "like", "mention"]),
+           platform=rng.choice(["x", "web"]), campaign=rng.choice([None, "c1"]) or "c2",
+           count=rng.randint(1, 5))
+        for i in range(300)
+    ]
+    state.apply(events)
+    bs = state.brands["acme"]
+    records = [("acme", m, state.bucket_record("acme", m)) for m in bs.buckets]
+    seen = [("acme", m, ids) for m, ids in bs.seen_minutes.items()]
+    restored = KpiState(allowed_lateness=100_000)
+    restored.restore({"acme": bs.watermark}, records, seen)  # type: ignore[arg-type]
+    rb = restored.brands["acme"]
+    for window in ("5m", "1h", "24h"):
+        assert rb.totals[window].keys() == bs.totals[window].keys()
+        for group, vec in bs.totals[window].items():
+            assert rb.totals[window][group] == vec
+    assert rb.seen == bs.seen
+    again = restored.apply([events[0]])
+    assert again.duplicates == {"acme": 1}
+
+
+def _window_snapshot(state: KpiState) -> dict:
+    return {
+        brand: {w: {g: [round(v, 9) for v in vec] for g, vec in t.items() if any(vec)}
+                for w, t in bs.totals.items()}
+        for brand, bs in state.brands.items()
+    }
+
+
+event_lists = st.lists(
+    st.tuples(
+        st.integers(0, 599),  # seconds behind the latest event: always within lateness
+        st.sampled_from(["impression", "like", "click", "mention", "share"]),
+        st.sampled_from(["acme", "globex"]),
+        st.sampled_from(["x", "web"]),
+        st.integers(1, 3),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(event_lists, st.randoms(use_true_random=False), st.integers(1, 10))
+def test_any_order_and_any_batching_give_the_same_kpis(raw, rnd, batch) -> None:
+    base = T + 3600
+    events = [
+        {"id": f"e{i}", "ts": base - back, "brand": b, "kind": k, "platform": p, "count": n}
+        for i, (back, k, b, p, n) in enumerate(raw)
+    ]
+    sorted_state = KpiState(allowed_lateness=600)
+    sorted_state.apply([validate_event(dict(e)) for e in sorted(events, key=lambda e: e["ts"])])
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    batched_state = KpiState(allowed_lateness=600)
+    for i in range(0, len(shuffled), batch):
+        batched_state.apply([validate_event(dict(e)) for e in shuffled[i : i + batch]])
+    assert _window_snapshot(batched_state) == _window_snapshot(sorted_state)
