@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.pipeline import KpiPipeline
@@ -31,7 +30,9 @@ class SocialPulseApp(faust.App):
     registry: CollectorRegistry
 
 
-def create_app(settings: Settings | None = None, *, registry: CollectorRegistry | None = None) -> SocialPulseApp:
+def create_app(
+    settings: Settings | None = None, *, registry: CollectorRegistry | None = None
+) -> SocialPulseApp:
     """Build the socialpulse Faust app for ``settings`` (read from the environment if None)."""
     settings = settings or Settings()
     app = SocialPulseApp(
@@ -72,12 +73,15 @@ def create_app(settings: Settings | None = None, *, registry: CollectorRegistry 
         partitions=settings.topic_partitions,
     )
     side_topics = [
-        app.topic(name, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions)
+        app.topic(
+            name, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions
+        )
         for name in (settings.dlq_topic, settings.alerts_topic)
     ]
 
-    async def kpi(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within):
+    async def kpi(stream: faust.StreamT[bytes]) -> None:
+        batches = cast(faust.Stream[bytes], stream).take_events
+        async for batch in batches(settings.batch_max, within=settings.batch_within):
             await app.pipeline.handle(batch)
 
     app.agent(events_topic, name=KPI_AGENT)(kpi)

@@ -65,7 +65,7 @@ def run_broker(bootstrap: str) -> int:
     )
     env = dict(os.environ)
     env.setdefault("RUST_LOG", "warn")
-    proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)  # noqa: PLW1509
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         if proc.poll() is None:

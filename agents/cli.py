@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from faust.cli import AppCommand, argument, option
+from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
-
-from socialpulse.agents.app import SocialPulseApp, create_app
+from socialpulse.agents.app import create_app
 from socialpulse.agents.broker import BrokerError, run_broker
 from socialpulse.agents.demo import run_demo
 from socialpulse.agents.settings import ConfigFileError, Settings
@@ -32,11 +31,6 @@ def _producer(settings: Settings, max_events: int = 500) -> EventProducer:
     )
 
 
-def _settings(cmd: AppCommand) -> Settings:
-    app: SocialPulseApp = cmd.app  # type: ignore[assignment]
-    return app.settings
-
-
 async def _with_broker(coro: Any, settings: Settings) -> Any:
     try:
         return await coro
@@ -51,35 +45,39 @@ async def _with_broker(coro: Any, settings: Settings) -> Any:
         raise
 
 
-def register_commands(app: SocialPulseApp) -> None:
-    """Add socialpulse's commands to the app's Faust command line."""
+def build_commands(settings: Settings) -> list[click.Command]:
+    """socialpulse's own commands, as plain click commands (clean errors, no worker)."""
 
-    @app.command()
-    async def broker(self: AppCommand) -> None:
+    @click.command()
+    def broker() -> None:
         """Run the embedded Kafka-compatible broker (Tansu, in memory) on SOCIALPULSE_BROKER."""
         try:
-            code = run_broker(_settings(self).bootstrap)
+            code = run_broker(settings.bootstrap)
         except BrokerError as exc:
             raise click.ClickException(str(exc)) from None
         if code:
             raise click.ClickException(f"the broker exited with status {code}")
 
-    @app.command(
-        option("--rate", type=float, default=200.0, show_default=True, help="Mean events per second."),
-        option("--brands", type=int, default=4, show_default=True, help="Brands to simulate (1-8)."),
-        option("--duration", type=float, default=None, help="Seconds to run (default: until Ctrl-C)."),
-        option("--seed", type=int, default=0, show_default=True, help="Random seed."),
-        option(
-            "--output",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help="Write JSON lines to this file instead of sending (needs --duration).",
-        ),
-        option("--envelope", type=int, default=1, show_default=True, help="Events per line with --output."),
-        option("--quiet", is_flag=True, default=False, help="No progress line."),
+    @click.command()
+    @click.option(
+        "--rate", type=float, default=200.0, show_default=True, help="Mean events per second."
     )
-    async def generate(
-        self: AppCommand,
+    @click.option("--brands", type=int, default=4, show_default=True, help="Brands to simulate.")
+    @click.option(
+        "--duration", type=float, default=None, help="Seconds to run (default: until Ctrl-C)."
+    )
+    @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+    @click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write JSON lines to this file instead of sending (needs --duration).",
+    )
+    @click.option(
+        "--envelope", type=int, default=1, show_default=True, help="Events per line with --output."
+    )
+    @click.option("--quiet", is_flag=True, default=False, help="No progress line.")
+    def generate(
         rate: float,
         brands: int,
         duration: float | None,
@@ -102,51 +100,70 @@ def register_commands(app: SocialPulseApp) -> None:
         if output is not None:
             if duration is None:
                 raise click.UsageError("--output needs --duration (seconds of event time to write)")
-            n = write_file(stream, output, rate=rate, duration=duration, envelope=max(1, envelope), err=err)
+            n = write_file(
+                stream, output, rate=rate, duration=duration, envelope=max(1, envelope), err=err
+            )
             click.echo(f"wrote {n:,} events to {output}")
             return
-        settings = _settings(self)
-        producer = _producer(settings)
-        await _with_broker(producer.start(), settings)
-        try:
-            await run_live(stream, producer, rate=rate, duration=duration, err=err)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            await producer.stop()
 
-    @app.command(
-        argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
-        option("--raw", is_flag=True, default=False, help="Send lines unchanged, unvalidated."),
-        option("--envelope", type=int, default=500, show_default=True, help="Events per envelope."),
+        async def send() -> None:
+            producer = _producer(settings)
+            await _with_broker(producer.start(), settings)
+            try:
+                await run_live(stream, producer, rate=rate, duration=duration, err=err)
+            finally:
+                await producer.stop()
+
+        _run(send())
+
+    @click.command()
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--raw", is_flag=True, default=False, help="Send lines unchanged, unvalidated.")
+    @click.option(
+        "--envelope", type=int, default=500, show_default=True, help="Events per envelope."
     )
-    async def replay(self: AppCommand, file: Path, raw: bool, envelope: int) -> None:
+    def replay(file: Path, raw: bool, envelope: int) -> None:
         """Send a JSON-lines FILE (each line one event or an envelope) to the events topic."""
-        from socialpulse.streams.replay import replay_file
+        from socialpulse.streams.replay import ReplayReport, replay_file
 
-        settings = _settings(self)
-        producer = _producer(settings, max(1, envelope))
-        await _with_broker(producer.start(), settings)
-        try:
-            report = await replay_file(file, producer, raw=raw)
-        finally:
-            await producer.stop()
+        async def send() -> ReplayReport:
+            producer = _producer(settings, max(1, envelope))
+            await _with_broker(producer.start(), settings)
+            try:
+                return await replay_file(file, producer, raw=raw)
+            finally:
+                await producer.stop()
+
+        report: ReplayReport = _run(send())
         for line in report.errors:
             click.echo(f"  refused {line}", err=True)
-        click.echo(f"replay: sent {report.events:,} events from {report.lines:,} lines; refused {report.invalid:,}")
+        click.echo(
+            f"replay: sent {report.events:,} events from {report.lines:,} lines; "
+            f"refused {report.invalid:,}"
+        )
         if report.invalid:
             sys.exit(1)
 
-    @app.command(
-        option("--rate", type=float, default=300.0, show_default=True, help="Generator events/s."),
-        option("--brands", type=int, default=4, show_default=True, help="Brands to simulate."),
-        option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    @click.command()
+    @click.option(
+        "--rate", type=float, default=300.0, show_default=True, help="Generator events/s."
     )
-    async def demo(self: AppCommand, rate: float, brands: int, seed: int) -> None:
+    @click.option("--brands", type=int, default=4, show_default=True, help="Brands to simulate.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+    def demo(rate: float, brands: int, seed: int) -> None:
         """Start broker, worker and generator; show live KPIs. Ctrl-C stops everything."""
-        code = run_demo(_settings(self), rate=rate, brands=brands, seed=seed)
+        code = run_demo(settings, rate=rate, brands=brands, seed=seed)
         if code:
             sys.exit(code)
+
+    return [broker, generate, replay, demo]
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def main() -> None:
@@ -156,13 +173,15 @@ def main() -> None:
         settings.load_file_config()
     except ValidationError as exc:
         errors = "; ".join(
-            f"SOCIALPULSE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+            f"SOCIALPULSE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
         )
         sys.exit(f"socialpulse: invalid settings: {errors}")
     except ConfigFileError as exc:
         sys.exit(f"socialpulse: {exc}")
     app = create_app(settings)
-    register_commands(app)
+    for command in build_commands(settings):
+        faust_cli.add_command(command)
     app.main()
 
 

@@ -15,8 +15,13 @@ from types import FrameType
 from typing import TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
-
-from socialpulse.agents.processes import die_with_parent, port_open, split_host_port, stop_all, wait_port
+from socialpulse.agents.processes import (
+    die_with_parent,
+    port_open,
+    split_host_port,
+    stop_all,
+    wait_port,
+)
 from socialpulse.agents.settings import Settings
 
 SUMMARY_KPIS = (
@@ -67,12 +72,20 @@ def render_summary(rows: dict[str, dict[str, float]], rate: float) -> str:
         cells = []
         for name, _, _ in SUMMARY_KPIS:
             value = rows[brand].get(name)
-            cells.append(f"{'-':>13}" if value is None else f"{value:>13,.3g}" if abs(value) < 10 else f"{value:>13,.0f}")
+            cells.append(
+                f"{'-':>13}"
+                if value is None
+                else f"{value:>13,.3g}"
+                if abs(value) < 10
+                else f"{value:>13,.0f}"
+            )
         lines.append(f"{brand:<12}" + "".join(cells))
     return "\n".join(lines)
 
 
-def run_demo(settings: Settings, *, rate: float, brands: int, seed: int, out: TextIO | None = None) -> int:
+def run_demo(
+    settings: Settings, *, rate: float, brands: int, seed: int, out: TextIO | None = None
+) -> int:
     """Run the demo until interrupted; return the exit status."""
     out = out or sys.stdout
     procs: list[subprocess.Popen[bytes]] = []
@@ -95,23 +108,42 @@ def run_demo(settings: Settings, *, rate: float, brands: int, seed: int, out: Te
             if not wait_port(host, port, 30, procs[-1]):
                 raise DemoError(f"the embedded broker did not listen on {host}:{port} within 30 s")
         print("demo: starting the worker", file=out, flush=True)
-        procs.append(_spawn(_cli("worker", "-l", "warning")))
+        procs.append(_spawn(_cli("worker", "-l", "warn")))
         if not wait_port(settings.web_host, settings.web_port, 90, procs[-1]):
+            if procs[-1].poll() is not None:
+                raise DemoError(f"the worker exited with status {procs[-1].returncode}")
             raise DemoError(
                 f"the worker did not serve http://{settings.web_host}:{settings.web_port} "
                 "within 90 s (is the port taken? set SOCIALPULSE_WEB_PORT)"
             )
-        print(f"demo: starting the generator ({rate:g} events/s, {brands} brands)", file=out, flush=True)
+        print(
+            f"demo: starting the generator ({rate:g} events/s, {brands} brands)",
+            file=out,
+            flush=True,
+        )
         procs.append(
-            _spawn(_cli("generate", "--rate", str(rate), "--brands", str(brands), "--seed", str(seed), "--quiet"))
+            _spawn(
+                _cli(
+                    "generate",
+                    "--rate",
+                    str(rate),
+                    "--brands",
+                    str(brands),
+                    "--seed",
+                    str(seed),
+                    "--quiet",
+                )
+            )
         )
         url = f"http://{settings.web_host}:{settings.web_port}/metrics"
         print(
             f"\nmetrics: {url}\n"
             "Prometheus: add a scrape job with\n"
-            f"  - job_name: socialpulse\n    static_configs: [{{targets: ['{settings.web_host}:{settings.web_port}']}}]\n"
-            "Grafana: add that Prometheus as a data source (uid `prometheus`) and import the boards\n"
-            "  in grafana/dashboards/, or run the whole stack with `docker compose up`.\n",
+            "  - job_name: socialpulse\n"
+            f"    static_configs: [{{targets: ['{settings.web_host}:{settings.web_port}']}}]\n"
+            "Grafana: add that Prometheus as a data source (uid `prometheus`) and import the\n"
+            "  boards"
+            " in grafana/dashboards/, or run the whole stack with `docker compose up`.\n",
             file=out,
             flush=True,
         )
@@ -126,7 +158,7 @@ def run_demo(settings: Settings, *, rate: float, brands: int, seed: int, out: Te
 
 
 def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, preexec_fn=die_with_parent, start_new_session=False)  # noqa: PLW1509
+    return subprocess.Popen(cmd, preexec_fn=die_with_parent, start_new_session=False)
 
 
 def _watch(
@@ -139,7 +171,8 @@ def _watch(
     while not stopping():  # type: ignore[operator]
         for proc in procs:
             if proc.poll() is not None:
-                print(f"demo: {' '.join(proc.args[2:])} exited with {proc.returncode}", file=sys.stderr)  # type: ignore[index]
+                name = " ".join(str(a) for a in proc.args[3:])  # type: ignore[index,union-attr]
+                print(f"demo: {name} exited with {proc.returncode}", file=sys.stderr)
                 return 1
         now = time.monotonic()
         if now >= next_draw:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import faust
-from faust.types import EventT, Message
+from faust.types import EventT, Message, TableT
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import BatchResult, KpiState
@@ -193,7 +193,7 @@ class KpiPipeline:
 
     @staticmethod
     def _put(
-        table: faust.Table, brand: str, key: bytes, value: bytes | None, partitions: int
+        table: TableT[Any, Any], brand: str, key: bytes, value: bytes | None, partitions: int
     ) -> None:
         if value is None:
             table.data.pop(key, None)

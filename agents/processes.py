@@ -29,7 +29,9 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_port(host: str, port: int, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+def wait_port(
+    host: str, port: int, seconds: float, proc: subprocess.Popen[bytes] | None = None
+) -> bool:
     """Wait until host:port accepts connections; False on timeout or if ``proc`` exits."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -10,8 +10,14 @@ from typing import TextIO
 class Progress:
     """Redraws one status line at most every ``interval`` seconds (a new line when not a tty)."""
 
-    def __init__(self, label: str, total: int | None = None, *, stream: TextIO | None = None,
-                 interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        *,
+        stream: TextIO | None = None,
+        interval: float = 0.5,
+    ) -> None:
         self.label = label
         self.total = total
         self.stream = stream or sys.stderr

@@ -66,7 +66,9 @@ async def replay_file(
     return report
 
 
-async def _send_line(producer: EventProducer, line: bytes, lineno: int, report: ReplayReport) -> None:
+async def _send_line(
+    producer: EventProducer, line: bytes, lineno: int, report: ReplayReport
+) -> None:
     try:
         doc = codec.loads(line)
     except codec.DecodeError as exc:

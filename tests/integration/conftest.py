@@ -74,8 +74,14 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
 
 
-def kpi(samples: Samples, name: str, brand: str, window: str = "1h", platform: str = "all",
-        campaign: str = "all") -> float | None:
+def kpi(
+    samples: Samples,
+    name: str,
+    brand: str,
+    window: str = "1h",
+    platform: str = "all",
+    campaign: str = "all",
+) -> float | None:
     return value(samples, name, brand=brand, platform=platform, campaign=campaign, window=window)
 
 
@@ -144,8 +150,9 @@ class Stack:
     def scrape(self, port: int | None = None) -> Samples:
         return scrape(port or self.web_port)
 
-    def wait_for(self, check: Callable[[Samples], bool], seconds: float = 60,
-                 port: int | None = None) -> Samples:
+    def wait_for(
+        self, check: Callable[[Samples], bool], seconds: float = 60, port: int | None = None
+    ) -> Samples:
         deadline = time.monotonic() + seconds
         samples: Samples = {}
         while time.monotonic() < deadline:

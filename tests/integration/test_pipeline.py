@@ -10,8 +10,8 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
-
 from socialpulse.streams.producer import EventProducer
+
 from tests.integration.conftest import Samples, Stack, kpi, value
 
 pytestmark = pytest.mark.integration
@@ -36,8 +36,11 @@ def dumps(obj: object) -> bytes:
 def consume_all(stack: Stack, topic: str, expect: int, seconds: float = 30) -> list:
     async def run() -> list:
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=stack.bootstrap, auto_offset_reset="earliest",
-            group_id=None, enable_auto_commit=False,
+            topic,
+            bootstrap_servers=stack.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            enable_auto_commit=False,
         )
         await consumer.start()
         out: list = []
@@ -67,8 +70,16 @@ def test_unkeyed_librdkafka_envelopes_duplicates_and_bad_input(stack: Stack) -> 
         dumps([ev("l2", "like", now - 10), ev("l2", "like", now - 10)]),  # duplicate in envelope
         dumps(ev("c1", "click", now - 5, count=2)),
         dumps(ev("m1", "mention", now - 5, text="love it", sentiment=0.6)),
-        dumps(ev("m2", "mention", now - 4, text="broken", sentiment=-0.4,
-                 author={"id": "u", "followers": 500})),
+        dumps(
+            ev(
+                "m2",
+                "mention",
+                now - 4,
+                text="broken",
+                sentiment=-0.4,
+                author={"id": "u", "followers": 500},
+            )
+        ),
         dumps(ev("g1", "impression", now - 3, brand="globex", count=7)),
         b"{broken json",
         dumps({"id": "no-ts", "brand": "acme", "kind": "like"}),
@@ -102,13 +113,25 @@ def test_unkeyed_librdkafka_envelopes_duplicates_and_bad_input(stack: Stack) -> 
     assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 2
     rejected = {
         reason: value(s, "socialpulse_events_rejected_total", reason=reason)
-        for reason in ("unknown_kind", "not_object", "invalid_json", "missing_field", "out_of_range")
+        for reason in (
+            "unknown_kind",
+            "not_object",
+            "invalid_json",
+            "missing_field",
+            "out_of_range",
+        )
     }
     assert rejected == dict.fromkeys(rejected, 1.0)
 
     dead = consume_all(stack, stack.dlq_topic, expect=5)
     reasons = sorted(dict(r.headers)["reason"].decode() for r in dead)
-    assert reasons == ["invalid_json", "missing_field", "not_object", "out_of_range", "unknown_kind"]
+    assert reasons == [
+        "invalid_json",
+        "missing_field",
+        "not_object",
+        "out_of_range",
+        "unknown_kind",
+    ]
     by_reason = {dict(r.headers)["reason"].decode(): r for r in dead}
     assert by_reason["invalid_json"].value == b"{broken json"
     assert json.loads(by_reason["unknown_kind"].value)["kind"] == "teleport"
@@ -128,8 +151,12 @@ def test_sdk_producer_keys_by_brand_so_nothing_is_forwarded(stack: Stack) -> Non
             assert p.messages_sent >= 8  # 100 events per brand in envelopes of 50
 
     asyncio.run(send())
-    s = stack.wait_for(lambda s: all(
-        kpi(s, "socialpulse_impressions", b) == 200 for b in ("acme", "globex", "initech", "hooli")))
+    s = stack.wait_for(
+        lambda s: all(
+            kpi(s, "socialpulse_impressions", b) == 200
+            for b in ("acme", "globex", "initech", "hooli")
+        )
+    )
     for brand in ("acme", "globex", "initech", "hooli"):
         assert kpi(s, "socialpulse_impressions", brand) == 200
     assert value(s, "socialpulse_events_forwarded_total") == 0

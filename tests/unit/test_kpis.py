@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
-
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.state import KpiState
 from socialpulse.streams.validation import validate_event
@@ -16,26 +15,44 @@ def _events() -> list[dict]:
     n = iter(range(1000))
 
     def e(kind: str, **f: object) -> dict:
-        return validate_event({"id": f"k{next(n)}", "ts": T + 5, "brand": "acme", "kind": kind,
-                               "platform": "x", **f})
+        return validate_event(
+            {"id": f"k{next(n)}", "ts": T + 5, "brand": "acme", "kind": kind, "platform": "x", **f}
+        )
 
     return [
-        e("impression", count=10), e("impression", count=10), e("view", count=5),
-        e("like"), e("like"), e("reaction"), e("comment"), e("share"), e("save"),
+        e("impression", count=10),
+        e("impression", count=10),
+        e("view", count=5),
+        e("like"),
+        e("like"),
+        e("reaction"),
+        e("comment"),
+        e("share"),
+        e("save"),
         e("click", count=2),
         e("mention", text="great", sentiment=0.5, author={"id": "a", "followers": 50}),
         e("mention", text="awful", sentiment=-0.5, author={"id": "b", "followers": 200}),
         e("mention", text="meh", sentiment=0.0),
-        e("survey", survey="csat", score=5), e("survey", survey="csat", score=4),
-        e("survey", survey="csat", score=3), e("survey", survey="csat", score=1),
-        e("survey", survey="nps", score=10), e("survey", survey="nps", score=9),
-        e("survey", survey="nps", score=8), e("survey", survey="nps", score=6),
-        e("survey", survey="nps", score=0), e("survey", survey="nps", score=10),
-        e("lead", count=3), e("lead"),
-        e("conversion", value=100.0), e("conversion", value=50.0),
-        e("ad_spend", value=30.0, platform="ads"), e("ad_spend", value=20.0, platform="ads"),
-        e("visit", value=30, platform="web"), e("visit", value=60, platform="web"),
-        e("visit", value=90, platform="web"), e("visit", platform="web"),
+        e("survey", survey="csat", score=5),
+        e("survey", survey="csat", score=4),
+        e("survey", survey="csat", score=3),
+        e("survey", survey="csat", score=1),
+        e("survey", survey="nps", score=10),
+        e("survey", survey="nps", score=9),
+        e("survey", survey="nps", score=8),
+        e("survey", survey="nps", score=6),
+        e("survey", survey="nps", score=0),
+        e("survey", survey="nps", score=10),
+        e("lead", count=3),
+        e("lead"),
+        e("conversion", value=100.0),
+        e("conversion", value=50.0),
+        e("ad_spend", value=30.0, platform="ads"),
+        e("ad_spend", value=20.0, platform="ads"),
+        e("visit", value=30, platform="web"),
+        e("visit", value=60, platform="web"),
+        e("visit", value=90, platform="web"),
+        e("visit", platform="web"),
         e("bounce", platform="web"),
     ]
 
@@ -88,7 +105,9 @@ def test_kpi_value(registry: CollectorRegistry, metric: str, window: str) -> Non
 def test_polarity_counts(registry: CollectorRegistry) -> None:
     base = {"brand": "acme", "platform": "all", "campaign": "all", "window": "1h"}
     for polarity, want in (("positive", 1), ("negative", 1), ("neutral", 1)):
-        got = registry.get_sample_value("socialpulse_sentiment_events", {**base, "polarity": polarity})
+        got = registry.get_sample_value(
+            "socialpulse_sentiment_events", {**base, "polarity": polarity}
+        )
         assert got == want
 
 
@@ -97,8 +116,12 @@ def test_per_platform_values(registry: CollectorRegistry) -> None:
     assert registry.get_sample_value("socialpulse_spend", {**base, "platform": "ads"}) == 50.0
     assert registry.get_sample_value("socialpulse_impressions", {**base, "platform": "x"}) == 25
     # ads has spend but no impressions or clicks: its ratios are not exported
-    assert registry.get_sample_value("socialpulse_cost_per_click", {**base, "platform": "ads"}) is None
-    assert registry.get_sample_value("socialpulse_cost_per_mille", {**base, "platform": "ads"}) is None
+    assert (
+        registry.get_sample_value("socialpulse_cost_per_click", {**base, "platform": "ads"}) is None
+    )
+    assert (
+        registry.get_sample_value("socialpulse_cost_per_mille", {**base, "platform": "ads"}) is None
+    )
 
 
 def test_zero_denominators_are_not_exported() -> None:
@@ -108,6 +131,11 @@ def test_zero_denominators_are_not_exported() -> None:
     reg.register(KpiCollector(state))
     labels = {"brand": "quiet", "platform": "all", "campaign": "all", "window": "5m"}
     assert reg.get_sample_value("socialpulse_mentions", labels) == 1
-    for ratio in ("socialpulse_engagement_rate_ratio", "socialpulse_net_sentiment_ratio",
-                  "socialpulse_nps", "socialpulse_roas_ratio", "socialpulse_sentiment_mean"):
+    for ratio in (
+        "socialpulse_engagement_rate_ratio",
+        "socialpulse_net_sentiment_ratio",
+        "socialpulse_nps",
+        "socialpulse_roas_ratio",
+        "socialpulse_sentiment_mean",
+    ):
         assert reg.get_sample_value(ratio, labels) is None, ratio

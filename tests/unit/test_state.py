@@ -6,7 +6,6 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from socialpulse.agents.counters import C
 from socialpulse.agents.state import ALL, OTHER, KpiState
 from socialpulse.streams.validation import validate_event
@@ -15,7 +14,9 @@ M = 28_333_334  # a minute number; M * 60 = 1_700_000_040
 T = M * 60  # start of minute M
 
 
-def ev(eid: str, ts: float, kind: str = "impression", brand: str = "acme", **fields: object) -> dict:
+def ev(
+    eid: str, ts: float, kind: str = "impression", brand: str = "acme", **fields: object
+) -> dict:
     return validate_event({"id": eid, "ts": ts, "brand": brand, "kind": kind, **fields})
 
 
@@ -117,9 +118,14 @@ def test_restore_rebuilds_the_same_totals() -> None:
     state = KpiState(allowed_lateness=100_000)
     rng = random.Random(7)
     events = [
-        ev(f"e{i}", T + rng.uniform(-3 * 3600, 0), rng.choice(["impression", "like", "mention"]),
-           platform=rng.choice(["x", "web"]), campaign=rng.choice([None, "c1"]) or "c2",
-           count=rng.randint(1, 5))
+        ev(
+            f"e{i}",
+            T + rng.uniform(-3 * 3600, 0),
+            rng.choice(["impression", "like", "mention"]),
+            platform=rng.choice(["x", "web"]),
+            campaign=rng.choice([None, "c1"]) or "c2",
+            count=rng.randint(1, 5),
+        )
         for i in range(300)
     ]
     state.apply(events)
@@ -140,8 +146,10 @@ def test_restore_rebuilds_the_same_totals() -> None:
 
 def _window_snapshot(state: KpiState) -> dict:
     return {
-        brand: {w: {g: [round(v, 9) for v in vec] for g, vec in t.items() if any(vec)}
-                for w, t in bs.totals.items()}
+        brand: {
+            w: {g: [round(v, 9) for v in vec] for g, vec in t.items() if any(vec)}
+            for w, t in bs.totals.items()
+        }
         for brand, bs in state.brands.items()
     }
 

@@ -1,0 +1,38 @@
+# socialpulse: `make demo` runs the demo, `make test` runs the tests (each makes its own .venv).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help demo test unit integration lint docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(BIN)/socialpulse: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+demo: $(BIN)/socialpulse  ## install and run `socialpulse demo` (broker, worker, generator)
+	$(BIN)/socialpulse demo
+
+lint: $(BIN)/socialpulse  ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy agents streams alerts
+
+unit: $(BIN)/socialpulse  ## unit tests only (no broker)
+	$(BIN)/pytest -q tests/unit
+
+integration: $(BIN)/socialpulse  ## integration tests only (embedded broker, real processes)
+	$(BIN)/pytest -q tests/integration
+
+test: lint  ## lint, then every test
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+docs: $(BIN)/socialpulse  ## regenerate the README's generated tables
+	$(BIN)/python -m socialpulse.agents.docs README.md
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

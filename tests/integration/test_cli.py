@@ -1,0 +1,172 @@
+"""The user-facing commands: help, clear errors, replay, generate, and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import CLI, Stack, free_port, kpi, scrape, value, wait_port
+
+pytestmark = pytest.mark.integration
+
+COMMANDS = ["broker", "worker", "generate", "replay", "demo", "send", "tables"]
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: " in result.stdout and command in result.stdout
+
+
+def test_top_level_help_lists_socialpulse_commands() -> None:
+    out = run("--help").stdout
+    for command in COMMANDS:
+        assert f"  {command} " in out
+
+
+def test_bad_setting_is_a_clear_error_not_a_traceback() -> None:
+    result = run("worker", env=dict(os.environ, SOCIALPULSE_WEB_PORT="sixty"))
+    assert result.returncode != 0
+    assert "SOCIALPULSE_WEB_PORT" in result.stderr and "Traceback" not in result.stderr
+    result = run("worker", env=dict(os.environ, SOCIALPULSE_BROKER="http://x"))
+    assert "SOCIALPULSE_BROKER" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("worker", env=dict(os.environ, SOCIALPULSE_CONFIG_FILE=str(tmp_path / "no.yml")))
+    assert result.returncode != 0
+    assert "no.yml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broker_on_a_busy_port_is_a_clear_error(broker: str) -> None:
+    result = run("broker", env=dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{broker}"))
+    assert result.returncode != 0
+    assert "already listens" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_generate_without_a_broker_is_a_clear_error() -> None:
+    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{free_port()}")
+    result = run("generate", "--duration", "1", env=env)
+    assert result.returncode != 0
+    assert "cannot reach the broker" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_generate_to_file_then_replay_counts_every_event(stack: Stack, tmp_path: Path) -> None:
+    stack.start_worker()
+    path = tmp_path / "events.jsonl"
+    result = run(
+        "generate",
+        "--output",
+        str(path),
+        "--duration",
+        "120",
+        "--rate",
+        "50",
+        "--brands",
+        "3",
+        "--envelope",
+        "20",
+        env=stack.env(),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = path.read_text().splitlines()
+    events = [e for line in lines for e in json.loads(line)]
+    assert len(events) > 1000
+    expected: dict[str, float] = {}
+    for e in events:
+        if e["kind"] in ("impression", "view"):
+            expected[e["brand"]] = expected.get(e["brand"], 0) + e.get("count", 1)
+    with path.open("a") as fh:  # one broken line: reported with its number, the rest still sent
+        fh.write('{"id": "x", "brand": "acme", "kind": "like"}\n')
+    result = run("replay", str(path), env=stack.env())
+    assert result.returncode == 1
+    assert f"line {len(lines) + 1}: missing_field" in result.stderr
+    assert f"sent {len(events):,} events" in result.stdout
+    assert "replay events.jsonl [" in result.stderr  # the progress bar
+
+    def done(s: dict) -> bool:
+        return all(kpi(s, "socialpulse_impressions", b, "24h") == n for b, n in expected.items())
+
+    s = stack.wait_for(done, seconds=90)
+    for brand, n in expected.items():
+        assert kpi(s, "socialpulse_impressions", brand, "24h") == n
+    total = sum(v for (name, _), v in s.items() if name == "socialpulse_events_total")
+    assert total == sum(e.get("count", 1) for e in events)
+
+
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        for c in map(int, children):
+            out.add(c)
+            stack.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_demo_shows_live_metrics_then_leaves_no_orphans(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    port, web = free_port(), free_port()
+    env = dict(
+        os.environ,
+        SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}",
+        SOCIALPULSE_WEB_PORT=str(web),
+        SOCIALPULSE_APP_ID=f"demo-{how.name.lower()}",
+    )
+    log = (tmp_path / "demo.log").open("wb")
+    started = time.monotonic()
+    demo = subprocess.Popen(
+        [*CLI, "demo", "--rate", "200"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        assert wait_port(web, 90), (tmp_path / "demo.log").read_text()
+        live = None
+        while time.monotonic() - started < 90:
+            s = scrape(web)
+            if any(name == "socialpulse_impressions" and v > 0 for (name, _), v in s.items()):
+                live = time.monotonic() - started
+                break
+            time.sleep(0.5)
+        assert live is not None and live < 60, f"no live impressions within 60 s ({live})"
+        print(f"demo: live impressions {live:.1f} s after start")
+        assert value(s, "socialpulse_events_rejected_total", reason="invalid_json") == 0
+        children = _descendants(demo.pid)
+        assert len(children) >= 3  # broker (and its Tansu), worker, generator
+    finally:
+        demo.send_signal(how)
+        demo.wait(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in children):
+        time.sleep(0.5)
+    assert not [p for p in children if _alive(p)], "orphans left behind"
+    assert not wait_port(port, 1) and not wait_port(web, 1)
