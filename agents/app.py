@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.pipeline import KpiPipeline

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
+
 from socialpulse.agents.app import create_app
 from socialpulse.agents.broker import BrokerError, run_broker
 from socialpulse.agents.demo import run_demo

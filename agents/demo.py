@@ -15,6 +15,7 @@ from types import FrameType
 from typing import TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
+
 from socialpulse.agents.processes import (
     die_with_parent,
     port_open,

@@ -73,9 +73,7 @@ SECTIONS = {"metrics": metrics_markdown, "settings": settings_markdown}
 def render(readme: str) -> str:
     """The README text with every generated section brought up to date."""
     for name, make in SECTIONS.items():
-        pattern = re.compile(
-            rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL
-        )
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
         if not pattern.search(readme):
             raise ValueError(f"README has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
         readme = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), readme)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
 from socialpulse.agents.kpis import CATALOGUE, POLARITIES
 from socialpulse.agents.state import WINDOWS, KpiState
 

@@ -7,6 +7,7 @@ state at scrape time.
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
 from socialpulse.streams.contract import REASONS
 
 

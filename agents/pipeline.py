@@ -20,6 +20,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT, Message, TableT
+
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import BatchResult, KpiState

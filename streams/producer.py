@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiokafka import AIOKafkaProducer
+
 from socialpulse.streams import codec
 from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.topics import ensure_topics

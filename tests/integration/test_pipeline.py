@@ -10,8 +10,8 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
-from socialpulse.streams.producer import EventProducer
 
+from socialpulse.streams.producer import EventProducer
 from tests.integration.conftest import Samples, Stack, kpi, value
 
 pytestmark = pytest.mark.integration

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from socialpulse.agents.kpis import CATALOGUE
 from socialpulse.agents.settings import Settings, load_file_config
 

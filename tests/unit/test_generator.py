@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from socialpulse.streams.contract import KINDS
 from socialpulse.streams.generator import (
     COMPETITOR_GROUP,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
+
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.state import KpiState
 from socialpulse.streams.validation import validate_event

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+
 from socialpulse.streams.partitioning import brand_partition
 
 # Apache Kafka's UtilsTest.testMurmur2: the Java client's (signed 32-bit) murmur2 results

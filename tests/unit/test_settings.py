@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+
 from socialpulse.agents.settings import (
     BrandConfig,
     ConfigFileError,

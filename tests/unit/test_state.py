@@ -6,6 +6,7 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from socialpulse.agents.counters import C
 from socialpulse.agents.state import ALL, OTHER, KpiState
 from socialpulse.streams.validation import validate_event

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from socialpulse.streams.contract import (
     DEFAULT_PLATFORM,
     MAX_BRAND,
@@ -30,7 +31,6 @@ from socialpulse.streams.validation import (
     parse_ts,
     validate_event,
 )
-
 from tests.fakes import envelope, event
 
 T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
