@@ -76,7 +76,8 @@ def render(readme: str) -> str:
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
         if not pattern.search(readme):
             raise ValueError(f"README has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
-        readme = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), readme)
+        head, tail = f"<!-- {name}:begin -->\n", f"<!-- {name}:end -->"
+        readme = pattern.sub(head + make().replace("\\", "\\\\") + "\n" + tail, readme)
     return readme
 
 
