@@ -44,7 +44,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def read_summary(url: str) -> tuple[dict[str, dict[str, float]], float]:
-    """Per brand, the summary KPIs (platform=all, campaign=all), and total events counted."""
+    """Per brand, the summary KPIs (platform=all, campaign=all), and events accepted so far."""
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     wanted = {name: window for name, _, window in SUMMARY_KPIS}
     rows: dict[str, dict[str, float]] = {}
@@ -52,7 +52,7 @@ def read_summary(url: str) -> tuple[dict[str, dict[str, float]], float]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if sample.name == "socialpulse_events_total":
+            if sample.name == "socialpulse_batch_events_sum":  # events accepted so far
                 events += sample.value
                 continue
             window = wanted.get(sample.name)
@@ -68,7 +68,7 @@ def read_summary(url: str) -> tuple[dict[str, dict[str, float]], float]:
 
 def render_summary(rows: dict[str, dict[str, float]], rate: float) -> str:
     header = f"{'brand':<12}" + "".join(f"{title:>13}" for _, title, _ in SUMMARY_KPIS)
-    lines = [f"socialpulse demo — {rate:,.0f} events/s counted   (Ctrl-C stops)", header]
+    lines = [f"socialpulse demo — {rate:,.0f} events/s processed   (Ctrl-C stops)", header]
     for brand in sorted(rows):
         cells = []
         for name, _, _ in SUMMARY_KPIS:

@@ -1,0 +1,160 @@
+"""Worker throughput on the embedded broker: events/s with envelopes and with single events.
+
+    python bench/throughput.py --events 200000
+
+Starts `socialpulse broker` and `socialpulse worker` on free ports, fills the events topic
+with generated events (pre-encoded, sent with aiokafka as fast as the broker takes them),
+then measures how fast the worker counts them: from its first to its last accepted event,
+read from `socialpulse_batch_events_sum` on /metrics. Prints one line per mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from socialpulse.streams.generator import SyntheticStream
+from socialpulse.streams.partitioning import brand_partition
+from socialpulse.streams.topics import ensure_topics
+
+CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"port {port} did not open")
+
+
+def accepted(port: int) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    for line in text.splitlines():
+        if line.startswith("socialpulse_batch_events_sum "):
+            return float(line.split()[1])
+    return 0.0
+
+
+async def fill(bootstrap: str, topic: str, events: list[dict], envelope: int) -> int:
+    await ensure_topics(bootstrap, {topic: 4})
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        max_request_size=8_000_000,
+        max_batch_size=1_000_000,
+    )
+    await producer.start()
+    messages = 0
+    try:
+        by_brand: dict[str, list[bytes]] = {}
+        for ev in events:
+            by_brand.setdefault(ev["brand"], []).append(orjson.dumps(ev))
+        for brand, items in by_brand.items():
+            part = brand_partition(brand, 4)
+            for i in range(0, len(items), envelope):
+                chunk = items[i : i + envelope]
+                value = chunk[0] if envelope == 1 else b"[" + b",".join(chunk) + b"]"
+                await producer.send(topic, value, key=brand.encode(), partition=part)
+                messages += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return messages
+
+
+def measure(bootstrap: str, events: list[dict], envelope: int, workdir: str) -> tuple[float, int]:
+    tag = f"b{envelope}-{os.getpid()}"
+    web = free_port()
+    env = dict(
+        os.environ,
+        SOCIALPULSE_BROKER=f"kafka://{bootstrap}",
+        SOCIALPULSE_WEB_PORT=str(web),
+        SOCIALPULSE_APP_ID=tag,
+        SOCIALPULSE_EVENTS_TOPIC=f"ev-{tag}",
+        SOCIALPULSE_DLQ_TOPIC=f"dlq-{tag}",
+        SOCIALPULSE_ALERTS_TOPIC=f"al-{tag}",
+    )
+    messages = asyncio.run(fill(bootstrap, f"ev-{tag}", events, envelope))
+    worker = subprocess.Popen(
+        [*CLI, "worker", "-l", "warn"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(web, 90)
+        while accepted(web) == 0:
+            time.sleep(0.05)
+        start, first = time.monotonic(), accepted(web)
+        total = len(events)
+        done = first
+        while done < total:
+            time.sleep(0.1)
+            done = accepted(web)
+        elapsed = time.monotonic() - start
+        return (total - first) / elapsed, messages
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--single", type=int, default=50_000, help="events for the single-event run")
+    args = ap.parse_args()
+    stream = SyntheticStream(seed=7, brands=6)
+    now = time.time()
+    events = stream.events(now, args.events)
+    port = free_port()
+    broker = subprocess.Popen(
+        [*CLI, "broker"],
+        env=dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, 30)
+        with tempfile.TemporaryDirectory() as workdir:
+            rate, messages = measure(f"127.0.0.1:{port}", events, 500, workdir)
+            print(
+                f"envelopes of 500: {rate:,.0f} events/s",
+                f"({len(events):,} events, {messages:,} messages)",
+            )
+            single = events[: args.single]
+            rate, messages = measure(f"127.0.0.1:{port}", single, 1, workdir)
+            print(
+                f"single events:    {rate:,.0f} events/s",
+                f"({len(single):,} events, {messages:,} messages)",
+            )
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
