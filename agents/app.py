@@ -65,7 +65,9 @@ def create_app(
     app.registry = registry or CollectorRegistry(auto_describe=True)
     app.metrics = Metrics(app.registry)
     app.pipeline = KpiPipeline(app, settings, app.metrics)
-    app.registry.register(KpiCollector(app.pipeline.state))
+    file_config = settings.load_file_config()
+    goals = {brand: cfg.goal for brand, cfg in file_config.brands.items() if cfg.goal}
+    app.registry.register(KpiCollector(app.pipeline.state, file_config.competitor_groups, goals))
 
     events_topic = app.topic(
         settings.events_topic,

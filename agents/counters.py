@@ -43,6 +43,11 @@ COUNTERS: Final = (
     "nps_answers",
     "nps_promoters",
     "nps_detractors",
+    # distinct counts: authors (or sessions) whose last sighting falls in the bucket's
+    # minute; kept by KpiState's last-seen maps, not by contributions()
+    "reach",
+    "visitors",
+    "requesters",
 )
 N: Final = len(COUNTERS)
 
@@ -83,6 +88,24 @@ _COUNT_KINDS: Final = {
     "conversion": C.conversions,
     "service_request": C.service_requests,
 }
+
+
+#: kinds whose author (or web session) is counted distinctly, and into which counter
+DISTINCT_KINDS: Final = {
+    "impression": C.reach,
+    "view": C.reach,
+    "visit": C.visitors,
+    "service_request": C.requesters,
+}
+
+
+def distinct_key(ev: Event) -> str | None:
+    """Who a distinct count counts: ``author.id``, or the web ``session`` for visits."""
+    author = ev.get("author")
+    key = author.get("id") if isinstance(author, dict) else None
+    if key is None and ev["kind"] == "visit":
+        key = ev.get("session")
+    return key if isinstance(key, str) and key else None
 
 
 def zero() -> list[float]:

@@ -33,6 +33,10 @@ def metrics_markdown() -> str:
         "| `socialpulse_watermark_seconds` | gauge | `brand` | the brand's latest event time "
         "(epoch seconds): the end of its windows |"
     )
+    rows.append(
+        "| `socialpulse_headline_kpi` | gauge | `brand`, `goal`, `kpi` | 1 for each headline KPI "
+        "(at most six) of the brand's goal in the config file |"
+    )
     registry = CollectorRegistry()
     Metrics(registry)
     for family in registry.collect():

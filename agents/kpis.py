@@ -17,28 +17,55 @@ from socialpulse.agents.counters import C
 Totals = Sequence[float]
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a window KPI needs beyond its own counters."""
+
+    followers: float | None = None  # the follower total of the row (brand or platform)
+    voice: float | None = None  # mentions of every brand in the competitor group
+
+
+NO_CONTEXT = Context()
+
+
 def ratio(num: float, den: float) -> float | None:
     """``num / den``, or None when the denominator is zero (or below)."""
     return num / den if den > 0 else None
 
 
-def engagements(t: Totals) -> float:
+def engagements(t: Totals, x: Context | None = None) -> float:
     """Σ count of like, reaction, comment, share, save, click."""
     return t[C.likes] + t[C.reactions] + t[C.comments] + t[C.shares] + t[C.saves] + t[C.clicks]
 
 
-def net_sentiment(t: Totals) -> float | None:
+def net_sentiment(t: Totals, x: Context | None = None) -> float | None:
     """(positive − negative) / (positive + negative)."""
     return ratio(t[C.positive] - t[C.negative], t[C.positive] + t[C.negative])
 
 
-def nps(t: Totals) -> float | None:
+def nps(t: Totals, x: Context | None = None) -> float | None:
     """% promoters − % detractors, in [−100, 100]."""
     share = ratio(t[C.nps_promoters] - t[C.nps_detractors], t[C.nps_answers])
     return None if share is None else 100.0 * share
 
 
-def cost_per_mille(t: Totals) -> float | None:
+def net_follows(t: Totals) -> float:
+    """follows − unfollows."""
+    return t[C.follows] - t[C.unfollows]
+
+
+def audience_growth(t: Totals, x: Context) -> float | None:
+    """(follows − unfollows) / followers at window start (now minus the window's net)."""
+    if x.followers is None:
+        return None
+    return ratio(net_follows(t), x.followers - net_follows(t))
+
+
+def per_follower(num: int) -> Callable[[Totals, Context], float | None]:
+    return lambda t, x: None if x.followers is None else ratio(t[num], x.followers)
+
+
+def cost_per_mille(t: Totals, x: Context | None = None) -> float | None:
     """spend / impressions × 1000."""
     cpm = ratio(t[C.spend], t[C.impressions])
     return None if cpm is None else 1000.0 * cpm
@@ -50,7 +77,7 @@ class Kpi:
 
     name: str
     formula: str
-    compute: Callable[[Totals], float | None]
+    compute: Callable[[Totals, Context], float | None]
 
     @property
     def metric(self) -> str:
@@ -58,62 +85,151 @@ class Kpi:
 
 
 CATALOGUE: Final[tuple[Kpi, ...]] = (
-    Kpi("impressions", "Σ count of impression + view", lambda t: t[C.impressions]),
+    Kpi("impressions", "Σ count of impression + view", lambda t, x: t[C.impressions]),
+    Kpi(
+        "reach",
+        "distinct author.id over impression + view (exact, by last sighting)",
+        lambda t, x: t[C.reach],
+    ),
     Kpi("engagements", "Σ count of like, reaction, comment, share, save, click", engagements),
     Kpi(
         "engagement_rate_ratio",
         "engagements / impressions",
-        lambda t: ratio(engagements(t), t[C.impressions]),
+        lambda t, x: ratio(engagements(t), t[C.impressions]),
+    ),
+    Kpi(
+        "engagement_rate_by_reach_ratio",
+        "engagements / reach",
+        lambda t, x: ratio(engagements(t), t[C.reach]),
+    ),
+    Kpi(
+        "engagement_rate_by_followers_ratio",
+        "engagements / followers",
+        lambda t, x: None if x.followers is None else ratio(engagements(t), x.followers),
+    ),
+    Kpi(
+        "followers",
+        "latest followers snapshot summed over platforms, plus follows − unfollows after it",
+        lambda t, x: x.followers,
+    ),
+    Kpi(
+        "audience_growth_ratio",
+        "(follows − unfollows) / followers at window start",
+        audience_growth,
     ),
     Kpi(
         "click_through_ratio",
         "clicks / impressions",
-        lambda t: ratio(t[C.clicks], t[C.impressions]),
+        lambda t, x: ratio(t[C.clicks], t[C.impressions]),
     ),
-    Kpi("virality_ratio", "shares / impressions", lambda t: ratio(t[C.shares], t[C.impressions])),
-    Kpi("mentions", "Σ count of mention", lambda t: t[C.mentions]),
+    Kpi(
+        "applause_ratio",
+        "(likes + reactions) / followers",
+        lambda t, x: (
+            None if x.followers is None else ratio(t[C.likes] + t[C.reactions], x.followers)
+        ),
+    ),
+    Kpi("amplification_ratio", "shares / followers", per_follower(C.shares)),
+    Kpi(
+        "virality_ratio", "shares / impressions", lambda t, x: ratio(t[C.shares], t[C.impressions])
+    ),
+    Kpi("mentions", "Σ count of mention", lambda t, x: t[C.mentions]),
+    Kpi(
+        "share_of_voice_ratio",
+        "brand mentions / mentions of all brands in its competitor group",
+        lambda t, x: None if x.voice is None else ratio(t[C.mentions], x.voice),
+    ),
     Kpi(
         "sentiment_mean",
         "mean sentiment over events with text or given sentiment",
-        lambda t: ratio(t[C.sentiment_sum], t[C.sentiment_events]),
+        lambda t, x: ratio(t[C.sentiment_sum], t[C.sentiment_events]),
     ),
     Kpi("net_sentiment_ratio", "(positive − negative) / (positive + negative)", net_sentiment),
     Kpi(
         "negative_exposure",
         "Σ author.followers × (−sentiment) over negative events",
-        lambda t: t[C.negative_exposure],
+        lambda t, x: t[C.negative_exposure],
     ),
     Kpi(
         "csat_ratio",
         "CSAT answers ≥ 4 / CSAT answers",
-        lambda t: ratio(t[C.csat_satisfied], t[C.csat_answers]),
+        lambda t, x: ratio(t[C.csat_satisfied], t[C.csat_answers]),
     ),
     Kpi("nps", "% promoters (9–10) − % detractors (0–6)", nps),
-    Kpi("leads", "Σ count of lead", lambda t: t[C.leads]),
-    Kpi("conversions", "Σ count of conversion", lambda t: t[C.conversions]),
+    Kpi("leads", "Σ count of lead", lambda t, x: t[C.leads]),
+    Kpi("conversions", "Σ count of conversion", lambda t, x: t[C.conversions]),
     Kpi(
         "conversion_rate_ratio",
         "conversions / clicks",
-        lambda t: ratio(t[C.conversions], t[C.clicks]),
+        lambda t, x: ratio(t[C.conversions], t[C.clicks]),
     ),
-    Kpi("revenue", "Σ value of conversion", lambda t: t[C.revenue]),
-    Kpi("spend", "Σ value of ad_spend", lambda t: t[C.spend]),
-    Kpi("cost_per_lead", "spend / leads", lambda t: ratio(t[C.spend], t[C.leads])),
-    Kpi("cost_per_click", "spend / clicks", lambda t: ratio(t[C.spend], t[C.clicks])),
+    Kpi("revenue", "Σ value of conversion", lambda t, x: t[C.revenue]),
+    Kpi("spend", "Σ value of ad_spend", lambda t, x: t[C.spend]),
+    Kpi("cost_per_lead", "spend / leads", lambda t, x: ratio(t[C.spend], t[C.leads])),
+    Kpi("cost_per_click", "spend / clicks", lambda t, x: ratio(t[C.spend], t[C.clicks])),
     Kpi("cost_per_mille", "spend / impressions × 1000", cost_per_mille),
     Kpi(
         "cost_per_acquisition",
         "spend / conversions",
-        lambda t: ratio(t[C.spend], t[C.conversions]),
+        lambda t, x: ratio(t[C.spend], t[C.conversions]),
     ),
-    Kpi("roas_ratio", "revenue / spend", lambda t: ratio(t[C.revenue], t[C.spend])),
-    Kpi("bounce_ratio", "bounces / visits", lambda t: ratio(t[C.bounces], t[C.visits])),
+    Kpi("roas_ratio", "revenue / spend", lambda t, x: ratio(t[C.revenue], t[C.spend])),
+    Kpi("bounce_ratio", "bounces / visits", lambda t, x: ratio(t[C.bounces], t[C.visits])),
     Kpi(
         "visit_seconds_mean",
         "mean value of visit",
-        lambda t: ratio(t[C.visit_seconds], t[C.visits_timed]),
+        lambda t, x: ratio(t[C.visit_seconds], t[C.visits_timed]),
+    ),
+    Kpi(
+        "repeat_visit_ratio",
+        "(visits − distinct visitors) / visits",
+        lambda t, x: ratio(t[C.visits] - t[C.visitors], t[C.visits]),
+    ),
+    Kpi(
+        "service_requests_per_customer",
+        "service requests / distinct requesting authors",
+        lambda t, x: ratio(t[C.service_requests], t[C.requesters]),
     ),
 )
 
 #: ``socialpulse_sentiment_events{polarity}``: counter index per polarity label
 POLARITIES: Final = (("positive", C.positive), ("negative", C.negative), ("neutral", C.neutral))
+
+#: the headline KPIs (at most six) a brand's goal puts first on the boards (KPIS.md)
+GOAL_KPIS: Final[dict[str, tuple[str, ...]]] = {
+    "awareness": (
+        "impressions",
+        "reach",
+        "mentions",
+        "share_of_voice_ratio",
+        "amplification_ratio",
+        "virality_ratio",
+    ),
+    "reputation": (
+        "net_sentiment_ratio",
+        "csat_ratio",
+        "nps",
+        "applause_ratio",
+        "amplification_ratio",
+        "negative_exposure",
+    ),
+    "community": (
+        "audience_growth_ratio",
+        "engagement_rate_ratio",
+        "applause_ratio",
+        "amplification_ratio",
+        "click_through_ratio",
+        "bounce_ratio",
+    ),
+    "conversion": (
+        "conversion_rate_ratio",
+        "click_through_ratio",
+        "bounce_ratio",
+        "cost_per_click",
+        "cost_per_mille",
+        "roas_ratio",
+    ),
+    "leads": ("leads", "cost_per_lead", "conversion_rate_ratio", "click_through_ratio"),
+    "service": ("csat_ratio", "service_requests_per_customer", "net_sentiment_ratio"),
+    "crisis": ("net_sentiment_ratio", "negative_exposure", "mentions", "engagement_rate_ratio"),
+}

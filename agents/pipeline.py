@@ -60,10 +60,12 @@ class KpiPipeline:
             "partitions": settings.topic_partitions,
         }
         self.buckets = app.Table("kpi_buckets", **table_opts)
-        self.watermarks = app.Table("kpi_watermarks", **table_opts)
+        self.brand_table = app.Table("kpi_brands", **table_opts)
         self.seen = app.Table("kpi_seen", **table_opts)
+        self.sightings = app.Table("kpi_sightings", **table_opts)
         self.buckets.on_recover(self.restore)
         self._seen_keys: dict[tuple[str, int], list[bytes]] = {}
+        self._sighting_keys: dict[tuple[str, int], list[bytes]] = {}
         self._nonce = f"{os.getpid():x}{int(time.time() * 1000):x}"
         self._seq = 0
 
@@ -179,18 +181,29 @@ class KpiPipeline:
                 )
         for brand, minute in result.evicted:
             self._put(self.buckets, brand, bucket_key(brand, minute), None, partitions)
+            for key in self._sighting_keys.pop((brand, minute), []):
+                self._put(self.sightings, brand, key, None, partitions)
         for (brand, minute), ids in result.new_ids.items():
-            self._seq += 1
-            key = f"{brand}{SEP}{minute}{SEP}{self._nonce}.{self._seq}".encode()
-            self._seen_keys.setdefault((brand, minute), []).append(key)
+            key = self._delta_key(brand, minute, self._seen_keys)
             self._put(self.seen, brand, key, codec.dumps(ids), partitions)
         for brand, minute in result.forgotten:
             for key in self._seen_keys.pop((brand, minute), []):
                 self._put(self.seen, brand, key, None, partitions)
+        for (brand, minute), entries in result.sightings.items():
+            key = self._delta_key(brand, minute, self._sighting_keys)
+            self._put(self.sightings, brand, key, codec.dumps(entries), partitions)
         for brand in result.brands:
-            wm = self.state.brands[brand].watermark
-            if wm is not None:
-                self._put(self.watermarks, brand, brand.encode(), codec.dumps(wm), partitions)
+            record = codec.dumps(self.state.brand_record(brand))
+            self._put(self.brand_table, brand, brand.encode(), record, partitions)
+
+    def _delta_key(
+        self, brand: str, minute: int, keys: dict[tuple[str, int], list[bytes]]
+    ) -> bytes:
+        """A new key for an append-only record of (brand, minute), remembered for deletion."""
+        self._seq += 1
+        key = f"{brand}{SEP}{minute}{SEP}{self._nonce}.{self._seq}".encode()
+        keys.setdefault((brand, minute), []).append(key)
+        return key
 
     @staticmethod
     def _put(
@@ -214,12 +227,17 @@ class KpiPipeline:
         def mine(brand: str) -> bool:
             return brand_partition(brand, partitions) in owned
 
-        watermarks = {
-            key.decode(): float(codec.loads(value))
-            for key, value in self.watermarks.data.items()
+        brand_records = {
+            key.decode(): codec.loads(value)
+            for key, value in self.brand_table.data.items()
             if mine(key.decode())
         }
-        self.state.restore(watermarks, self._bucket_records(mine), self._seen_records(mine))
+        self.state.restore(
+            brand_records,
+            self._bucket_records(mine),
+            self._delta_records(self.seen, self._seen_keys, mine),
+            self._delta_records(self.sightings, self._sighting_keys, mine),
+        )
         log.info(
             "restored KPI state: %d brands, %d buckets, %d event ids",
             len(self.state.brands),
@@ -233,12 +251,18 @@ class KpiPipeline:
             if mine(brand):
                 yield brand, minute, codec.loads(value)
 
-    def _seen_records(self, mine: Any) -> Iterable[tuple[str, int, list[str]]]:
-        self._seen_keys.clear()
-        for key, value in list(self.seen.data.items()):
+    @staticmethod
+    def _delta_records(
+        table: TableT[Any, Any], keys: dict[tuple[str, int], list[bytes]], mine: Any
+    ) -> list[tuple[str, int, Any]]:
+        """The append-only records of ``table`` for owned brands, remembering their keys."""
+        keys.clear()
+        records = []
+        for key, value in list(table.data.items()):
             head, _, _tag = key.decode().rpartition(SEP)
             brand, _, minute_text = head.rpartition(SEP)
             if mine(brand):
                 minute = int(minute_text)
-                self._seen_keys.setdefault((brand, minute), []).append(key)
-                yield brand, minute, codec.loads(value)
+                keys.setdefault((brand, minute), []).append(key)
+                records.append((brand, minute, codec.loads(value)))
+        return records

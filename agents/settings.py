@@ -18,12 +18,22 @@ class ConfigFileError(ValueError):
     """The per-brand config file is missing, unreadable or invalid."""
 
 
+GOALS = ("awareness", "reputation", "community", "conversion", "leads", "service", "crisis")
+
+
 class BrandConfig(BaseModel):
-    """Per-brand settings from the config file (later issues add goals and thresholds)."""
+    """Per-brand settings from the config file."""
 
     model_config = {"extra": "allow"}
 
-    goal: str | None = None
+    goal: str | None = Field(None, description="One of GOALS: its headline KPIs lead the boards.")
+
+    @field_validator("goal")
+    @classmethod
+    def _known_goal(cls, value: str | None) -> str | None:
+        if value is not None and value not in GOALS:
+            raise ValueError(f"goal must be one of {', '.join(GOALS)}")
+        return value
 
 
 class FileConfig(BaseModel):

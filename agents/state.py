@@ -14,15 +14,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
-from socialpulse.agents.counters import N, contributions, zero
+from socialpulse.agents.counters import DISTINCT_KINDS, N, contributions, distinct_key, zero
+from socialpulse.agents.followers import PlatformFollowers
 from socialpulse.streams.validation import Event
 
 WINDOWS: Final = {"5m": 5, "1h": 60, "24h": 1440}
 MAX_WINDOW_MINUTES: Final = max(WINDOWS.values())
 ALL: Final = "all"
 OTHER: Final = "other"
+
+FOLLOWER_KINDS: Final = frozenset({"followers", "follow", "unfollow"})
 
 #: label group keys: ("all", "all"), (platform, "all"), ("all", campaign)
 Group = tuple[str, str]
@@ -41,6 +44,17 @@ class BrandState:
     seen_minutes: dict[int, list[str]] = field(default_factory=dict)  # minute -> ids
     platforms: set[str] = field(default_factory=set)
     campaigns: set[str] = field(default_factory=set)
+    # counter index -> group -> author (or session) -> minute of its last sighting
+    distinct: dict[int, dict[Group, dict[str, int]]] = field(default_factory=dict)
+    followers: dict[str, PlatformFollowers] = field(default_factory=dict)
+
+    def followers_total(self, platform: str = ALL) -> float | None:
+        """Followers on one platform, or summed over the platforms with a snapshot."""
+        if platform != ALL:
+            pf = self.followers.get(platform)
+            return None if pf is None else pf.total()
+        totals = [t for t in (pf.total() for pf in self.followers.values()) if t is not None]
+        return sum(totals) if totals else None
 
     @property
     def wm_minute(self) -> int | None:
@@ -58,6 +72,8 @@ class BatchResult:
     evicted: set[tuple[str, int]] = field(default_factory=set)
     new_ids: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     forgotten: set[tuple[str, int]] = field(default_factory=set)  # (brand, minute) of ids
+    # last sightings of distinct counts: (brand, minute) -> [(counter, group key, who)]
+    sightings: dict[tuple[str, int], list[tuple[int, str, str]]] = field(default_factory=dict)
     brands: set[str] = field(default_factory=set)
 
 
@@ -129,15 +145,70 @@ class KpiState:
             result.new_ids.setdefault((brand, minute), []).append(eid)
             result.accepted.append(ev)
             contrib = contributions(ev)
-            for group in self.groups_of(bs, ev):
+            groups = self.groups_of(bs, ev)
+            for group in groups:
                 key = (brand, minute, group)
                 vec = deltas.get(key)
                 if vec is None:
                     vec = deltas[key] = zero()
                 for idx, amount in contrib:
                     vec[idx] += amount
+            kind = ev["kind"]
+            counter = DISTINCT_KINDS.get(kind)
+            if counter is not None:
+                who = distinct_key(ev)
+                if who is not None:
+                    for group in groups:
+                        self._sighting(bs, brand, counter, group, who, minute, deltas, result)
+            if kind in FOLLOWER_KINDS:
+                self._followers(bs, ev)
         self._apply_deltas(deltas, result)
         return result
+
+    def _sighting(
+        self,
+        bs: BrandState,
+        brand: str,
+        counter: int,
+        group: Group,
+        who: str,
+        minute: int,
+        deltas: dict[tuple[str, int, Group], list[float]],
+        result: BatchResult,
+    ) -> None:
+        """Move ``who``'s last sighting to ``minute``: its count leaves the older bucket."""
+        seen = bs.distinct.setdefault(counter, {}).setdefault(group, {})
+        last = seen.get(who)
+        wm_minute = bs.wm_minute
+        assert wm_minute is not None
+        if last is not None and last <= wm_minute - MAX_WINDOW_MINUTES:
+            last = None  # its bucket is gone: a sighting older than every window
+        if last is not None:
+            if last >= minute:
+                return
+            old = deltas.get((brand, last, group))
+            if old is None:
+                old = deltas[(brand, last, group)] = zero()
+            old[counter] -= 1
+        new = deltas.get((brand, minute, group))
+        if new is None:
+            new = deltas[(brand, minute, group)] = zero()
+        new[counter] += 1
+        seen[who] = minute
+        result.sightings.setdefault((brand, minute), []).append(
+            (counter, f"{group[0]}\x1f{group[1]}", who)
+        )
+
+    def _followers(self, bs: BrandState, ev: Event) -> None:
+        platform = self.platform_label(bs, ev["platform"])
+        pf = bs.followers.get(platform)
+        if pf is None:
+            pf = bs.followers[platform] = PlatformFollowers()
+        kind = ev["kind"]
+        if kind == "followers":
+            pf.snapshot(ev["ts"], ev["value"])
+        else:
+            pf.change(ev["ts"], ev["count"] if kind == "follow" else -ev["count"])
 
     def _apply_deltas(
         self, deltas: dict[tuple[str, int, Group], list[float]], result: BatchResult
@@ -168,9 +239,18 @@ class KpiState:
             for m in leaving:
                 for group, vec in bs.buckets[m].items():
                     _sub(totals.setdefault(group, zero()), vec)
-        for m in [m for m in bs.buckets if m <= new - MAX_WINDOW_MINUTES]:
+        evicted = [m for m in bs.buckets if m <= new - MAX_WINDOW_MINUTES]
+        for m in evicted:
             del bs.buckets[m]
             result.evicted.add((brand, m))
+        if evicted:
+            cutoff = new - MAX_WINDOW_MINUTES
+            for by_group in bs.distinct.values():
+                for seen in by_group.values():
+                    for who in [w for w, m in seen.items() if m <= cutoff]:
+                        del seen[who]
+        for pf in bs.followers.values():
+            pf.fold(ts - self.allowed_lateness)
         horizon = self.dedup_horizon(ts)
         for m in [m for m in bs.seen_minutes if m < horizon]:
             for eid in bs.seen_minutes.pop(m):
@@ -190,18 +270,29 @@ class KpiState:
             return None
         return {f"{p}\x1f{c}": vec for (p, c), vec in bucket.items()}
 
+    def brand_record(self, brand: str) -> dict[str, Any]:
+        """The table value of a brand's own state: watermark and followers."""
+        bs = self.brands[brand]
+        return {
+            "wm": bs.watermark,
+            "followers": {p: pf.to_json() for p, pf in bs.followers.items()},
+        }
+
     def restore(
         self,
-        watermarks: dict[str, float],
+        brand_records: dict[str, dict[str, Any]],
         buckets: Iterable[tuple[str, int, dict[str, list[float]]]],
         seen: Iterable[tuple[str, int, list[str]]],
+        sightings: Iterable[tuple[str, int, list[list[Any]]]] = (),
     ) -> None:
         """Rebuild the state from persisted records (after a restart or a rebalance)."""
         self.brands.clear()
-        for brand, wm in watermarks.items():
-            self.brands[brand] = BrandState(watermark=wm)
+        for brand, record in brand_records.items():
+            fresh = self.brands[brand] = BrandState(watermark=record["wm"])
+            for platform, raw in record.get("followers", {}).items():
+                fresh.followers[platform] = PlatformFollowers.from_json(raw)
         for brand, minute, record in buckets:
-            bs = self.brands.get(brand)
+            bs: BrandState | None = self.brands.get(brand)
             if bs is None or bs.wm_minute is None:
                 continue
             if minute <= bs.wm_minute - MAX_WINDOW_MINUTES:
@@ -225,6 +316,18 @@ class KpiState:
                     if minute > wm_minute - width:
                         for group, vec in bucket.items():
                             _add(totals.setdefault(group, zero()), vec)
+        for brand, minute, entries in sorted(sightings, key=lambda r: r[1]):
+            owner = self.brands.get(brand)
+            if owner is None or owner.wm_minute is None:
+                continue
+            if minute <= owner.wm_minute - MAX_WINDOW_MINUTES:
+                continue
+            for counter, group_key, who in entries:
+                platform, _, campaign = group_key.partition("\x1f")
+                by_group = owner.distinct.setdefault(counter, {})
+                seen_map = by_group.setdefault((platform, campaign), {})
+                if seen_map.get(who, -1) < minute:
+                    seen_map[who] = minute
         for brand, minute, ids in seen:
             bs = self.brands.get(brand)
             if bs is None or bs.watermark is None or minute < self.dedup_horizon(bs.watermark):

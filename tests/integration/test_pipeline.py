@@ -178,8 +178,19 @@ def test_late_events_are_dead_lettered(stack: Stack) -> None:
 def test_restarted_worker_resumes_and_still_dedups(stack: Stack, how: signal.Signals) -> None:
     worker = stack.start_worker()
     now = time.time()
-    first = [dumps([ev(f"r{i}", "impression", now - 100 + i, count=3) for i in range(20)])]
+    first = [
+        dumps(
+            [
+                ev(f"r{i}", "impression", now - 100 + i, count=3, author={"id": f"v{i % 7}"})
+                for i in range(20)
+            ]
+        )
+    ]
     first += [dumps(ev(f"k{i}", "like", now - 50 + i)) for i in range(10)]
+    first += [
+        dumps(ev("snap", "followers", now - 60, value=500)),
+        dumps(ev("f1", "follow", now - 5)),
+    ]
     librdkafka_send(stack, first)
     stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "acme") == 10)
     time.sleep(3)  # let the worker commit offsets and flush its tables
@@ -190,6 +201,8 @@ def test_restarted_worker_resumes_and_still_dedups(stack: Stack, how: signal.Sig
     s = stack.wait_for(lambda s: kpi(s, "socialpulse_impressions", "acme") == 60, seconds=60)
     assert kpi(s, "socialpulse_impressions", "acme") == 60
     assert kpi(s, "socialpulse_engagements", "acme") == 10
+    assert kpi(s, "socialpulse_reach", "acme") == 7
+    assert kpi(s, "socialpulse_followers", "acme") == 501
     # everything again (a producer retrying after the crash) plus one new event
     librdkafka_send(stack, [*first, dumps(ev("new", "like", now))])
     s = stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "acme") == 11)
@@ -197,4 +210,6 @@ def test_restarted_worker_resumes_and_still_dedups(stack: Stack, how: signal.Sig
     s = stack.scrape()
     assert kpi(s, "socialpulse_impressions", "acme") == 60
     assert kpi(s, "socialpulse_engagements", "acme") == 11
-    assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 30
+    assert kpi(s, "socialpulse_reach", "acme") == 7
+    assert kpi(s, "socialpulse_followers", "acme") == 501
+    assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 32

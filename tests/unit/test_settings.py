@@ -158,10 +158,18 @@ def test_load_file_config_yaml(tmp_path: Path) -> None:
 
 def test_load_file_config_json(tmp_path: Path) -> None:
     path = tmp_path / "brands.json"
-    path.write_text('{"brands": {"acme": {"goal": "sales"}}}', encoding="utf-8")
+    path.write_text('{"brands": {"acme": {"goal": "leads"}}}', encoding="utf-8")
     config = load_file_config(path)
-    assert config.brands["acme"].goal == "sales"
+    assert config.brands["acme"].goal == "leads"
     assert config.competitor_groups == {}
+
+
+def test_load_file_config_unknown_goal_names_the_goals(tmp_path: Path) -> None:
+    path = tmp_path / "brands.yml"
+    path.write_text("brands:\n  acme:\n    goal: sales\n", encoding="utf-8")
+    with pytest.raises(ConfigFileError, match="awareness, reputation, community") as info:
+        load_file_config(path)
+    assert str(path) in str(info.value)
 
 
 def test_load_file_config_empty_file(tmp_path: Path) -> None:

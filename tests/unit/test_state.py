@@ -134,7 +134,7 @@ def test_restore_rebuilds_the_same_totals() -> None:
     records = [("acme", m, state.bucket_record("acme", m)) for m in bs.buckets]
     seen = [("acme", m, ids) for m, ids in bs.seen_minutes.items()]
     restored = KpiState(allowed_lateness=100_000)
-    restored.restore({"acme": bs.watermark}, records, seen)  # type: ignore[arg-type]
+    restored.restore({"acme": {"wm": bs.watermark}}, records, seen)  # type: ignore[arg-type]
     rb = restored.brands["acme"]
     for window in ("5m", "1h", "24h"):
         assert rb.totals[window].keys() == bs.totals[window].keys()
