@@ -65,9 +65,9 @@ def create_app(
     app.registry = registry or CollectorRegistry(auto_describe=True)
     app.metrics = Metrics(app.registry)
     app.pipeline = KpiPipeline(app, settings, app.metrics)
-    file_config = settings.load_file_config()
-    goals = {brand: cfg.goal for brand, cfg in file_config.brands.items() if cfg.goal}
-    app.registry.register(KpiCollector(app.pipeline.state, file_config.competitor_groups, goals))
+    app.registry.register(
+        KpiCollector(app.pipeline.state, settings.load_file_config(), settings.timezone)
+    )
 
     events_topic = app.topic(
         settings.events_topic,
@@ -106,7 +106,12 @@ def create_app(
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         started = time.perf_counter()
-        body = generate_latest(app.registry)
+        try:
+            body = generate_latest(app.registry)
+        except Exception:  # a bug in one KPI must not take the worker down: say so, loudly
+            log.exception("rendering /metrics failed")
+            app.metrics.scrape_errors.inc()
+            return web.text("rendering /metrics failed; see the worker log\n", status=500)
         app.metrics.scrape_seconds.observe(time.perf_counter() - started)
         return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 

@@ -13,30 +13,18 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from socialpulse.agents.kpis import CATALOGUE
+from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
-
-WINDOW_LABELS = "`brand`, `platform`, `campaign`, `window`"
+from socialpulse.agents.state import KpiState
 
 
 def metrics_markdown() -> str:
-    """The table of every metric the worker exports."""
+    """The table of every metric the worker exports, from the exporter and the metrics."""
     rows = ["| metric | type | labels | definition |", "|---|---|---|---|"]
-    for kpi in CATALOGUE:
-        rows.append(f"| `{kpi.metric}` | gauge | {WINDOW_LABELS} | {kpi.formula} |")
-    rows.append(
-        f"| `socialpulse_sentiment_events` | gauge | {WINDOW_LABELS}, `polarity` | "
-        "events with sentiment > 0.05 (positive), < −0.05 (negative), else neutral |"
-    )
-    rows.append(
-        "| `socialpulse_watermark_seconds` | gauge | `brand` | the brand's latest event time "
-        "(epoch seconds): the end of its windows |"
-    )
-    rows.append(
-        "| `socialpulse_headline_kpi` | gauge | `brand`, `goal`, `kpi` | 1 for each headline KPI "
-        "(at most six) of the brand's goal in the config file |"
-    )
+    for family in KpiCollector(KpiState()).collect():
+        names = ", ".join(f"`{x}`" for x in getattr(family, "_labelnames", ()))
+        rows.append(f"| `{family.name}` | gauge | {names or '—'} | {family.documentation} |")
     registry = CollectorRegistry()
     Metrics(registry)
     for family in registry.collect():

@@ -2,41 +2,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from socialpulse.agents.counters import C
-from socialpulse.agents.kpis import CATALOGUE, GOAL_KPIS, POLARITIES, Context
-from socialpulse.agents.state import ALL, WINDOWS, BrandState, Group, KpiState
+from socialpulse.agents.kpis import (
+    CATALOGUE,
+    GOAL_KPIS,
+    POLARITIES,
+    Context,
+    program_scores,
+    ratio,
+    two_proportion_p_value,
+)
+from socialpulse.agents.rankings import DEMOGRAPHICS, FAMILY_WINDOWS
+from socialpulse.agents.settings import FileConfig
+from socialpulse.agents.state import ALL, VARIANT, VARIANT_SEP, WINDOWS, BrandState, Group, KpiState
 
 WINDOW_LABELS = ["brand", "platform", "campaign", "window"]
+TOP_N = 10
+DEMOGRAPHIC_TOP_N = 20
+
+#: ranked family -> (metric, help, label of the ranked key)
+RANKED = {
+    "amplifier": (
+        "socialpulse_top_amplifier_reach",
+        "Top 10 authors by Σ followers over their shares and mentions.",
+        "author",
+    ),
+    "hashtag": ("socialpulse_top_hashtag_mentions", "Top 10 hashtags by events.", "hashtag"),
+    "advocate": (
+        "socialpulse_top_advocate_score",
+        "Top 10 authors by Σ followers × sentiment over positive events.",
+        "author",
+    ),
+    "detractor": (
+        "socialpulse_top_detractor_score",
+        "Top 10 authors by Σ followers × (−sentiment) over negative events.",
+        "author",
+    ),
+}
 
 
 class KpiCollector(Collector):
-    """Yields every window KPI of every brand in ``state`` as gauges (KPIS.md names).
+    """Yields every KPI of every brand in ``state`` as gauges (KPIS.md names).
 
-    ``competitor_groups`` (group name -> brands) bound share of voice; with none
-    configured, every brand this worker holds forms one group. ``goals`` (brand -> goal)
-    drive ``socialpulse_headline_kpi``.
+    ``config`` gives competitor groups (share of voice; with none configured every brand
+    this worker holds forms one group), goals (headline KPIs), campaign objectives and
+    program-score weights. ``timezone`` is the zone of the best-time-to-post hours.
     """
 
     def __init__(
-        self,
-        state: KpiState,
-        competitor_groups: Mapping[str, Sequence[str]] | None = None,
-        goals: Mapping[str, str] | None = None,
+        self, state: KpiState, config: FileConfig | None = None, timezone: str = "UTC"
     ) -> None:
         self.state = state
-        self.competitor_groups = {k: list(v) for k, v in (competitor_groups or {}).items()}
-        self.goals = dict(goals or {})
+        self.config = config or FileConfig()
+        self.timezone = timezone
 
     def peers(self, brand: str) -> list[str] | None:
         """The brands whose mentions make up ``brand``'s share of voice."""
-        if not self.competitor_groups:
+        if not self.config.competitor_groups:
             return list(self.state.brands)
-        for members in self.competitor_groups.values():
+        for members in self.config.competitor_groups.values():
             if brand in members:
                 return members
         return None
@@ -76,6 +105,8 @@ class KpiCollector(Collector):
             watermark.add_metric([brand], bs.watermark)
             for window in WINDOWS:
                 for group, totals in list(bs.totals[window].items()):
+                    if group[0] == VARIANT:
+                        continue
                     labels = [brand, group[0], group[1], window]
                     ctx = self.context(brand, bs, window, group)
                     for kpi in CATALOGUE:
@@ -88,6 +119,11 @@ class KpiCollector(Collector):
         yield polarity
         yield watermark
         yield self.headlines()
+        yield from self.rankings()
+        yield self.demographics()
+        yield self.hourly()
+        yield from self.ab_tests()
+        yield self.program_scores()
 
     def headlines(self) -> GaugeMetricFamily:
         family = GaugeMetricFamily(
@@ -95,7 +131,108 @@ class KpiCollector(Collector):
             "1 for each headline KPI (at most six) of the brand's configured goal.",
             labels=["brand", "goal", "kpi"],
         )
-        for brand, goal in sorted(self.goals.items()):
-            for kpi in GOAL_KPIS.get(goal, ()):
-                family.add_metric([brand, goal, kpi], 1.0)
+        for brand, config in sorted(self.config.brands.items()):
+            for kpi in GOAL_KPIS.get(config.goal or "", ()):
+                family.add_metric([brand, config.goal or "", kpi], 1.0)
+        return family
+
+    def rankings(self) -> Iterator[GaugeMetricFamily]:
+        for name, (metric, help_text, key_label) in RANKED.items():
+            family = GaugeMetricFamily(
+                metric, help_text, labels=["brand", "window", "rank", key_label]
+            )
+            (window,) = FAMILY_WINDOWS[name]
+            for brand, bs in list(self.state.brands.items()):
+                for rank, (key, value) in enumerate(bs.rankings.top(name, window, TOP_N), 1):
+                    family.add_metric([brand, window, str(rank), key], value)
+            yield family
+
+    def demographics(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "socialpulse_audience_impressions",
+            "Impressions by location, age band and gender: top 20 values, the rest as other.",
+            labels=["brand", "window", "dimension", "value"],
+        )
+        for brand, bs in list(self.state.brands.items()):
+            for dimension in DEMOGRAPHICS:
+                for window in FAMILY_WINDOWS[dimension]:
+                    ranked = bs.rankings.top(dimension, window, 10**9)
+                    for key, value in ranked[:DEMOGRAPHIC_TOP_N]:
+                        family.add_metric([brand, window, dimension, key], value)
+                    rest = sum(v for _, v in ranked[DEMOGRAPHIC_TOP_N:])
+                    if rest:
+                        family.add_metric([brand, window, dimension, "other"], rest)
+        return family
+
+    def hourly(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "socialpulse_hourly_engagement_rate_ratio",
+            "Engagement rate (engagements / impressions) by hour of day over the last 7 days.",
+            labels=["brand", "hour"],
+        )
+        for brand, bs in list(self.state.brands.items()):
+            if bs.watermark is None:
+                continue
+            rates = bs.hourly.rates(int(bs.watermark // 3600), self.timezone)
+            for hour, rate in sorted(rates.items()):
+                family.add_metric([brand, str(hour)], rate)
+        return family
+
+    def ab_tests(self) -> Iterator[GaugeMetricFamily]:
+        rates = GaugeMetricFamily(
+            "socialpulse_variant_conversion_rate_ratio",
+            "Conversion rate (conversions / clicks) of each A/B variant of a campaign.",
+            labels=["brand", "campaign", "variant", "window"],
+        )
+        p_values = GaugeMetricFamily(
+            "socialpulse_ab_p_value",
+            "Two-proportion z-test p-value between the campaign's two variants with most clicks.",
+            labels=["brand", "campaign", "window"],
+        )
+        for brand, bs in list(self.state.brands.items()):
+            for window in WINDOWS:
+                by_campaign: dict[str, list[tuple[str, float, float]]] = {}
+                for (platform, key), totals in list(bs.totals[window].items()):
+                    if platform != VARIANT:
+                        continue
+                    campaign, _, variant = key.partition(VARIANT_SEP)
+                    clicks, conversions = totals[C.clicks], totals[C.conversions]
+                    rate = ratio(conversions, clicks)
+                    if rate is not None:
+                        rates.add_metric([brand, campaign, variant, window], rate)
+                    by_campaign.setdefault(campaign, []).append((variant, clicks, conversions))
+                for campaign, variants in by_campaign.items():
+                    leading = sorted(variants, key=lambda v: (-v[1], v[0]))[:2]
+                    if len(leading) == 2:
+                        (_, n1, c1), (_, n2, c2) = leading
+                        p = two_proportion_p_value(c1, n1, c2, n2)
+                        if p is not None:
+                            p_values.add_metric([brand, campaign, window], p)
+        yield rates
+        yield p_values
+
+    def program_scores(self) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "socialpulse_program_score",
+            "Weighted sum of reach, shares and revenue, each normalised by the brand's best "
+            "campaign, with the weights of the campaign's objective.",
+            labels=["brand", "campaign", "objective", "window"],
+        )
+        for brand, bs in list(self.state.brands.items()):
+            for window in WINDOWS:
+                measures = {
+                    campaign: {
+                        "reach": t[C.reach],
+                        "shares": t[C.shares],
+                        "revenue": t[C.revenue],
+                    }
+                    for (platform, campaign), t in list(bs.totals[window].items())
+                    if platform == ALL and campaign != ALL
+                }
+                if not measures:
+                    continue
+                objectives = {c: self.config.objective(brand, c) for c in measures}
+                scores = program_scores(measures, self.config.objective_weights, objectives)
+                for campaign, score in scores.items():
+                    family.add_metric([brand, campaign, objectives[campaign], window], score)
         return family

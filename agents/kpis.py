@@ -8,6 +8,7 @@ drift from the code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -233,3 +234,38 @@ GOAL_KPIS: Final[dict[str, tuple[str, ...]]] = {
     "service": ("csat_ratio", "service_requests_per_customer", "net_sentiment_ratio"),
     "crisis": ("net_sentiment_ratio", "negative_exposure", "mentions", "engagement_rate_ratio"),
 }
+
+
+def two_proportion_p_value(c1: float, n1: float, c2: float, n2: float) -> float | None:
+    """Two-sided p-value of the two-proportion z-test of c1/n1 against c2/n2 (pooled)."""
+    if n1 <= 0 or n2 <= 0 or not (0 <= c1 <= n1 and 0 <= c2 <= n2):
+        return None
+    pooled = (c1 + c2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return None
+    z = (c1 / n1 - c2 / n2) / se
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+PROGRAM_MEASURES: Final = ("reach", "shares", "revenue")
+
+
+def program_scores(
+    measures: dict[str, dict[str, float]],
+    weights: dict[str, dict[str, float]],
+    objectives: dict[str, str],
+) -> dict[str, float]:
+    """Score per campaign: Σ weight × measure / the largest value of it among the campaigns.
+
+    ``measures``: campaign -> {reach, shares, revenue}; ``objectives``: campaign -> objective;
+    ``weights``: objective -> {reach, shares, revenue}.
+    """
+    tops = {m: max((v[m] for v in measures.values()), default=0.0) for m in PROGRAM_MEASURES}
+    scores = {}
+    for campaign, values in measures.items():
+        w = weights[objectives[campaign]]
+        scores[campaign] = sum(
+            w.get(m, 0.0) * (values[m] / tops[m] if tops[m] > 0 else 0.0) for m in PROGRAM_MEASURES
+        )
+    return scores

@@ -70,6 +70,11 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=registry,
         )
+        self.scrape_errors = Counter(
+            "socialpulse_scrape_errors",
+            "Scrapes of /metrics that failed (the worker logs why).",
+            registry=registry,
+        )
         self.brands = Gauge(
             "socialpulse_brands",
             "Brands whose KPI state this worker holds.",

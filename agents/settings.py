@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -16,6 +17,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConfigFileError(ValueError):
     """The per-brand config file is missing, unreadable or invalid."""
+
+
+OBJECTIVES = ("awareness", "engagement", "direct_response")
+
+#: default program-score weights per campaign objective: reach, shares, revenue
+DEFAULT_OBJECTIVE_WEIGHTS: dict[str, dict[str, float]] = {
+    "awareness": {"reach": 0.6, "shares": 0.3, "revenue": 0.1},
+    "engagement": {"reach": 0.2, "shares": 0.6, "revenue": 0.2},
+    "direct_response": {"reach": 0.1, "shares": 0.2, "revenue": 0.7},
+}
+
+
+class CampaignConfig(BaseModel):
+    """Per-campaign settings: the objective its program score is weighted by."""
+
+    objective: str = "awareness"
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, value: str) -> str:
+        if value not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        return value
 
 
 GOALS = ("awareness", "reputation", "community", "conversion", "leads", "service", "crisis")
@@ -27,6 +51,7 @@ class BrandConfig(BaseModel):
     model_config = {"extra": "allow"}
 
     goal: str | None = Field(None, description="One of GOALS: its headline KPIs lead the boards.")
+    campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
 
     @field_validator("goal")
     @classmethod
@@ -43,6 +68,28 @@ class FileConfig(BaseModel):
 
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     competitor_groups: dict[str, list[str]] = Field(default_factory=dict)
+    objective_weights: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_OBJECTIVE_WEIGHTS.items()}
+    )
+
+    @field_validator("objective_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        merged = {k: dict(v) for k, v in DEFAULT_OBJECTIVE_WEIGHTS.items()}
+        for objective, weights in value.items():
+            if objective not in OBJECTIVES:
+                raise ValueError(f"objective_weights: {objective!r} is not one of {OBJECTIVES}")
+            unknown = set(weights) - {"reach", "shares", "revenue"}
+            if unknown:
+                raise ValueError(f"objective_weights.{objective}: unknown keys {sorted(unknown)}")
+            merged[objective].update(weights)
+        return merged
+
+    def objective(self, brand: str, campaign: str) -> str:
+        """The campaign's objective (awareness when the config does not say)."""
+        config = self.brands.get(brand)
+        campaigns = config.campaigns if config else {}
+        return campaigns[campaign].objective if campaign in campaigns else "awareness"
 
 
 class Settings(BaseSettings):
@@ -80,6 +127,9 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Kafka consumer session timeout (seconds); see README."
     )
     store: str = Field("memory://", description="Faust table store URL.")
+    timezone: str = Field(
+        "UTC", description="IANA time zone of the best-time-to-post hours, e.g. Europe/Warsaw."
+    )
     producer_batch_bytes: int = Field(
         1,
         ge=1,
@@ -89,6 +139,15 @@ class Settings(BaseSettings):
             "makes table recovery miss changelog records. With Apache Kafka use 65536."
         ),
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
 
     @field_validator("broker")
     @classmethod

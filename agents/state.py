@@ -18,6 +18,9 @@ from typing import Any, Final
 
 from socialpulse.agents.counters import DISTINCT_KINDS, N, contributions, distinct_key, zero
 from socialpulse.agents.followers import PlatformFollowers
+from socialpulse.agents.hourly import HourlyRates
+from socialpulse.agents.rankings import Rankings, tallies
+from socialpulse.streams.contract import ENGAGEMENT_KINDS, EXPOSURE_KINDS
 from socialpulse.streams.validation import Event
 
 WINDOWS: Final = {"5m": 5, "1h": 60, "24h": 1440}
@@ -26,6 +29,11 @@ ALL: Final = "all"
 OTHER: Final = "other"
 
 FOLLOWER_KINDS: Final = frozenset({"followers", "follow", "unfollow"})
+#: the platform slot of an A/B variant group: (VARIANT, f"{campaign}{VARIANT_SEP}{variant}")
+VARIANT: Final = "\x00variant"
+VARIANT_SEP: Final = "\x1e"
+VARIANT_CAP: Final = 10  # variants per campaign, then "other"
+RANKINGS_KEY: Final = "\x00rankings"
 
 #: label group keys: ("all", "all"), (platform, "all"), ("all", campaign)
 Group = tuple[str, str]
@@ -47,6 +55,9 @@ class BrandState:
     # counter index -> group -> author (or session) -> minute of its last sighting
     distinct: dict[int, dict[Group, dict[str, int]]] = field(default_factory=dict)
     followers: dict[str, PlatformFollowers] = field(default_factory=dict)
+    rankings: Rankings = field(default_factory=Rankings)
+    hourly: HourlyRates = field(default_factory=HourlyRates)
+    variants: dict[str, set[str]] = field(default_factory=dict)  # campaign -> variants
 
     def followers_total(self, platform: str = ALL) -> float | None:
         """Followers on one platform, or summed over the platforms with a snapshot."""
@@ -111,7 +122,15 @@ class KpiState:
         groups: list[Group] = [(ALL, ALL), (self.platform_label(bs, ev["platform"]), ALL)]
         campaign = ev.get("campaign")
         if campaign:
-            groups.append((ALL, self.campaign_label(bs, campaign)))
+            label = self.campaign_label(bs, campaign)
+            groups.append((ALL, label))
+            variant = ev.get("variant")
+            if variant:
+                known = bs.variants.setdefault(label, set())
+                if variant not in known and len(known) >= VARIANT_CAP:
+                    variant = OTHER
+                known.add(variant)
+                groups.append((VARIANT, f"{label}{VARIANT_SEP}{variant}"))
         return groups
 
     # -- the batch path -------------------------------------------------------------------
@@ -162,6 +181,14 @@ class KpiState:
                         self._sighting(bs, brand, counter, group, who, minute, deltas, result)
             if kind in FOLLOWER_KINDS:
                 self._followers(bs, ev)
+            wm_minute = bs.wm_minute
+            assert wm_minute is not None
+            for family, key, amount in tallies(ev):
+                bs.rankings.add(minute, wm_minute, family, key, amount)
+            if kind in ENGAGEMENT_KINDS:
+                bs.hourly.add(int(ts // 3600), ev["count"], 0.0)
+            elif kind in EXPOSURE_KINDS:
+                bs.hourly.add(int(ts // 3600), 0.0, ev["count"])
         self._apply_deltas(deltas, result)
         return result
 
@@ -233,6 +260,9 @@ class KpiState:
         result.brands.add(brand)
         if old is None or new == old:
             return
+        bs.rankings.advance(old, new)
+        bs.rankings.evict(new - MAX_WINDOW_MINUTES)
+        bs.hourly.evict(int(ts // 3600))
         for window, width in WINDOWS.items():
             leaving = [m for m in bs.buckets if old - width < m <= new - width]
             totals = bs.totals[window]
@@ -262,13 +292,17 @@ class KpiState:
         return int((watermark - self.allowed_lateness) // 60) - 1
 
     # -- persistence ----------------------------------------------------------------------
-    def bucket_record(self, brand: str, minute: int) -> dict[str, list[float]] | None:
+    def bucket_record(self, brand: str, minute: int) -> dict[str, Any] | None:
         """The table value of one (brand, minute) bucket; None once evicted."""
         bs = self.brands.get(brand)
         bucket = bs.buckets.get(minute) if bs else None
-        if bucket is None:
+        if bs is None or bucket is None:
             return None
-        return {f"{p}\x1f{c}": vec for (p, c), vec in bucket.items()}
+        record: dict[str, Any] = {f"{p}\x1f{c}": vec for (p, c), vec in bucket.items()}
+        ranked = bs.rankings.record(minute)
+        if ranked:
+            record[RANKINGS_KEY] = ranked
+        return record
 
     def brand_record(self, brand: str) -> dict[str, Any]:
         """The table value of a brand's own state: watermark and followers."""
@@ -276,6 +310,7 @@ class KpiState:
         return {
             "wm": bs.watermark,
             "followers": {p: pf.to_json() for p, pf in bs.followers.items()},
+            "hourly": bs.hourly.to_json(),
         }
 
     def restore(
@@ -291,6 +326,7 @@ class KpiState:
             fresh = self.brands[brand] = BrandState(watermark=record["wm"])
             for platform, raw in record.get("followers", {}).items():
                 fresh.followers[platform] = PlatformFollowers.from_json(raw)
+            fresh.hourly = HourlyRates.from_json(record.get("hourly", {}))
         for brand, minute, record in buckets:
             bs: BrandState | None = self.brands.get(brand)
             if bs is None or bs.wm_minute is None:
@@ -299,13 +335,19 @@ class KpiState:
                 continue
             bucket = bs.buckets.setdefault(minute, {})
             for key, vec in record.items():
+                if key == RANKINGS_KEY:
+                    bs.rankings.restore(minute, vec, bs.wm_minute)
+                    continue
                 platform, _, campaign = key.partition("\x1f")
+                if platform == VARIANT:
+                    label, _, variant = campaign.partition(VARIANT_SEP)
+                    bs.variants.setdefault(label, set()).add(variant)
                 if len(vec) < N:  # a record written before a counter was added
                     vec = [*vec, *([0.0] * (N - len(vec)))]
                 bucket[(platform, campaign)] = list(vec[:N])
-                if platform not in (ALL, OTHER):
+                if platform not in (ALL, OTHER, VARIANT):
                     bs.platforms.add(platform)
-                if campaign not in (ALL, OTHER):
+                if campaign not in (ALL, OTHER) and platform != VARIANT:
                     bs.campaigns.add(campaign)
         for bs in self.brands.values():
             wm_minute = bs.wm_minute

@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.settings import FileConfig
 from socialpulse.agents.state import KpiState
 from socialpulse.streams.validation import validate_event
 
@@ -23,9 +24,9 @@ class Events:
         return validate_event({**base, **f})
 
 
-def collect(state: KpiState, **kwargs: object) -> CollectorRegistry:
+def collect(state: KpiState, **config: object) -> CollectorRegistry:
     reg = CollectorRegistry()
-    reg.register(KpiCollector(state, **kwargs))  # type: ignore[arg-type]
+    reg.register(KpiCollector(state, FileConfig.model_validate(config)))
     return reg
 
 
@@ -177,7 +178,7 @@ def test_repeat_visits_and_requests_per_customer() -> None:
 
 def test_headline_kpis_follow_the_goal() -> None:
     state = KpiState()
-    reg = collect(state, goals={"acme": "leads", "globex": "awareness"})
+    reg = collect(state, brands={"acme": {"goal": "leads"}, "globex": {"goal": "awareness"}})
     leads = {"leads", "cost_per_lead", "conversion_rate_ratio", "click_through_ratio"}
     for kpi in leads:
         labels = {"brand": "acme", "goal": "leads", "kpi": kpi}

@@ -1,0 +1,139 @@
+"""Ranked KPIs of a brand: top amplifiers, hashtags, advocates, detractors, demographics.
+
+Each family keeps per-minute tallies (key -> amount) and running totals for the windows
+it is exported in, under the same rule as the counters: a minute's tally is added while
+the minute is inside a window and subtracted once when the watermark moves it out. A
+minute keeps at most ``MINUTE_CAP`` keys per family (the smallest are dropped, and taken
+out of the totals too), so memory is bounded and the top of the ranking stays right for
+any key that is large in some minute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from socialpulse.streams.validation import Event
+
+#: family -> the windows (minutes) it is ranked over
+FAMILY_WINDOWS: Final[dict[str, dict[str, int]]] = {
+    "amplifier": {"1h": 60},
+    "hashtag": {"1h": 60},
+    "advocate": {"24h": 1440},
+    "detractor": {"24h": 1440},
+    "location": {"5m": 5, "1h": 60, "24h": 1440},
+    "age": {"5m": 5, "1h": 60, "24h": 1440},
+    "gender": {"5m": 5, "1h": 60, "24h": 1440},
+}
+DEMOGRAPHICS: Final = ("location", "age", "gender")
+MINUTE_CAP: Final = 256
+AGE_BANDS: Final = ((13, 17), (18, 24), (25, 34), (35, 44), (45, 54), (55, 64))
+
+
+def age_band(age: int) -> str | None:
+    """KPIS.md's age bands: 13-17, 18-24, 25-34, 35-44, 45-54, 55-64, 65+."""
+    if age >= 65:
+        return "65+"
+    for low, high in AGE_BANDS:
+        if low <= age <= high:
+            return f"{low}-{high}"
+    return None  # under 13: not a band
+
+
+def tallies(ev: Event) -> list[tuple[str, str, float]]:
+    """The (family, key, amount) an event adds to the brand's rankings."""
+    out: list[tuple[str, str, float]] = []
+    kind = ev["kind"]
+    author = ev.get("author")
+    author = author if isinstance(author, dict) else {}
+    who = author.get("id")
+    followers = author.get("followers") or 0
+    if who and followers and kind in ("share", "mention"):
+        out.append(("amplifier", who, float(followers)))
+    for tag in ev.get("hashtags") or ():
+        out.append(("hashtag", tag.lower(), 1.0))
+    sentiment = ev.get("sentiment")
+    if who and followers and sentiment is not None:
+        if sentiment > 0.05:
+            out.append(("advocate", who, followers * sentiment))
+        elif sentiment < -0.05:
+            out.append(("detractor", who, followers * -sentiment))
+    if kind in ("impression", "view"):
+        count = float(ev["count"])
+        location = author.get("location")
+        if location:
+            out.append(("location", location.upper(), count))
+        age = author.get("age")
+        band = age_band(age) if isinstance(age, int) else None
+        if band:
+            out.append(("age", band, count))
+        gender = author.get("gender")
+        if gender:
+            out.append(("gender", gender.lower(), count))
+    return out
+
+
+@dataclass(slots=True)
+class Rankings:
+    """The ranked families of one brand."""
+
+    minutes: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    totals: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # fam→win→
+
+    def add(self, minute: int, wm_minute: int, family: str, key: str, amount: float) -> None:
+        tally = self.minutes.setdefault(minute, {}).setdefault(family, {})
+        tally[key] = tally.get(key, 0.0) + amount
+        for window, width in FAMILY_WINDOWS[family].items():
+            if minute > wm_minute - width:
+                _bump(self._total(family, window), key, amount)
+        if len(tally) > 2 * MINUTE_CAP:
+            self._trim(minute, wm_minute, family, tally)
+
+    def _total(self, family: str, window: str) -> dict[str, float]:
+        return self.totals.setdefault(family, {}).setdefault(window, {})
+
+    def _trim(self, minute: int, wm_minute: int, family: str, tally: dict[str, float]) -> None:
+        dropped = sorted(tally.items(), key=lambda kv: kv[1])[: len(tally) - MINUTE_CAP]
+        for key, amount in dropped:
+            del tally[key]
+            for window, width in FAMILY_WINDOWS[family].items():
+                if minute > wm_minute - width:
+                    _bump(self._total(family, window), key, -amount)
+
+    def advance(self, old: int, new: int) -> None:
+        """Subtract the minutes the watermark's move from ``old`` to ``new`` takes out."""
+        for minute, families in self.minutes.items():
+            for family, tally in families.items():
+                for window, width in FAMILY_WINDOWS[family].items():
+                    if old - width < minute <= new - width:
+                        total = self._total(family, window)
+                        for key, amount in tally.items():
+                            _bump(total, key, -amount)
+
+    def evict(self, before: int) -> None:
+        """Forget the minutes at or before ``before`` (outside every window)."""
+        for minute in [m for m in self.minutes if m <= before]:
+            del self.minutes[minute]
+
+    def top(self, family: str, window: str, n: int) -> list[tuple[str, float]]:
+        """The ``n`` largest keys in a window, largest first (ties by key)."""
+        total = self.totals.get(family, {}).get(window, {})
+        return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def record(self, minute: int) -> dict[str, dict[str, float]] | None:
+        return self.minutes.get(minute)
+
+    def restore(self, minute: int, record: dict[str, Any], wm_minute: int) -> None:
+        for family, tally in record.items():
+            if family not in FAMILY_WINDOWS:
+                continue
+            for key, amount in tally.items():
+                self.add(minute, wm_minute, family, key, float(amount))
+
+
+def _bump(total: dict[str, float], key: str, amount: float) -> None:
+    left = total.get(key, 0.0) + amount
+    if abs(left) > 1e-9:
+        total[key] = left
+    else:
+        total.pop(key, None)

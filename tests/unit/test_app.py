@@ -1,0 +1,47 @@
+"""The app factory wires state, exporter and config together (no broker needed)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from socialpulse.agents.app import create_app
+from socialpulse.agents.settings import Settings
+from socialpulse.streams.generator import SyntheticStream
+from socialpulse.streams.validation import validate_event
+
+DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "socialpulse.yml"
+
+
+def test_metrics_of_a_full_generated_hour_render_through_the_app(tmp_path: Path) -> None:
+    settings = Settings(config_file=DEPLOY_CONFIG, timezone="Europe/Warsaw")
+    app = create_app(settings, registry=CollectorRegistry())
+    stream = SyntheticStream(seed=3, brands=6)
+    now = time.time()
+    for minute in range(60):
+        app.pipeline.state.apply(
+            [validate_event(e) for e in stream.events(now - 3600 + minute * 60, 300)]
+        )
+    text = generate_latest(app.registry).decode()
+    families = list(text_string_to_metric_families(text))
+    names = {f.name for f in families if f.samples}
+    for expected in (
+        "socialpulse_impressions",
+        "socialpulse_reach",
+        "socialpulse_followers",
+        "socialpulse_share_of_voice_ratio",
+        "socialpulse_headline_kpi",
+        "socialpulse_top_amplifier_reach",
+        "socialpulse_audience_impressions",
+        "socialpulse_hourly_engagement_rate_ratio",
+        "socialpulse_variant_conversion_rate_ratio",
+        "socialpulse_program_score",
+        "socialpulse_sentiment_events",
+    ):
+        assert expected in names, expected
+    values = [s.value for f in families for s in f.samples]
+    assert values and all(math.isfinite(v) for v in values)  # no NaN or Inf on a board
