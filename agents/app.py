@@ -103,6 +103,11 @@ def create_app(
             settings.web_port,
         )
 
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked = kwargs.get("revoked", args[0] if args else ())
+        await app.pipeline.on_revoked(set(revoked))
+
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         started = time.perf_counter()

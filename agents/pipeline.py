@@ -209,14 +209,22 @@ class KpiPipeline:
     def _put(
         table: TableT[Any, Any], brand: str, key: bytes, value: bytes | None, partitions: int
     ) -> None:
-        if value is None:
-            table.data.pop(key, None)
-        else:
-            table.data[key] = value
+        # Only the changelog is written: KpiState is the live copy, and table.data is
+        # filled by Faust's recovery just long enough for restore() to read it.
         table.send_changelog(brand_partition(brand, partitions), key, value)
 
+    @property
+    def tables(self) -> tuple[TableT[Any, Any], ...]:
+        return (self.buckets, self.brand_table, self.seen, self.sightings)
+
     async def restore(self) -> None:
-        """Rebuild the KPI state from the recovered tables (brands this worker owns)."""
+        """Rebuild the brands found in the recovered tables, then let the tables go.
+
+        Faust's memory store keeps no offsets, so each newly assigned changelog partition
+        is read from its start into ``table.data``; the brands found there are rebuilt (a
+        brand not found keeps its live state) and ``table.data`` is emptied, so no second
+        copy of the state stays in memory.
+        """
         partitions = self.partition_count()
         owned = {
             tp.partition
@@ -232,18 +240,36 @@ class KpiPipeline:
             for key, value in self.brand_table.data.items()
             if mine(key.decode())
         }
+        for keys in (self._seen_keys, self._sighting_keys):
+            for brand_minute in [k for k in keys if k[0] in brand_records]:
+                del keys[brand_minute]
         self.state.restore(
             brand_records,
             self._bucket_records(mine),
             self._delta_records(self.seen, self._seen_keys, mine),
             self._delta_records(self.sightings, self._sighting_keys, mine),
         )
+        for table in self.tables:
+            table.data.clear()
         log.info(
             "restored KPI state: %d brands, %d buckets, %d event ids",
             len(self.state.brands),
             sum(len(bs.buckets) for bs in self.state.brands.values()),
             sum(len(bs.seen) for bs in self.state.brands.values()),
         )
+
+    async def on_revoked(self, revoked: set[Any]) -> None:
+        """Forget the brands of partitions now owned by another worker."""
+        gone = {tp.partition for tp in revoked if tp.topic == self.settings.events_topic}
+        if not gone:
+            return
+        partitions = self.partition_count()
+        brands = [b for b in self.state.brands if brand_partition(b, partitions) in gone]
+        self.state.forget(brands)
+        for keys in (self._seen_keys, self._sighting_keys):
+            for brand_minute in [k for k in keys if k[0] in set(brands)]:
+                del keys[brand_minute]
+        log.info("partitions %s revoked: forgot %d brands", sorted(gone), len(brands))
 
     def _bucket_records(self, mine: Any) -> Iterable[tuple[str, int, dict[str, list[float]]]]:
         for key, value in list(self.buckets.data.items()):
@@ -256,7 +282,6 @@ class KpiPipeline:
         table: TableT[Any, Any], keys: dict[tuple[str, int], list[bytes]], mine: Any
     ) -> list[tuple[str, int, Any]]:
         """The append-only records of ``table`` for owned brands, remembering their keys."""
-        keys.clear()
         records = []
         for key, value in list(table.data.items()):
             head, _, _tag = key.decode().rpartition(SEP)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from socialpulse.agents.minutes import minutes_between
 from socialpulse.streams.validation import Event
 
 #: family -> the windows (minutes) it is ranked over
@@ -25,6 +26,12 @@ FAMILY_WINDOWS: Final[dict[str, dict[str, int]]] = {
     "age": {"5m": 5, "1h": 60, "24h": 1440},
     "gender": {"5m": 5, "1h": 60, "24h": 1440},
 }
+#: family -> width (minutes) -> window name; and every width some family is ranked over
+FAMILY_WIDTH_WINDOW: Final = {
+    family: {width: window for window, width in windows.items()}
+    for family, windows in FAMILY_WINDOWS.items()
+}
+WIDTHS: Final = sorted({w for windows in FAMILY_WINDOWS.values() for w in windows.values()})
 DEMOGRAPHICS: Final = ("location", "age", "gender")
 MINUTE_CAP: Final = 256
 AGE_BANDS: Final = ((13, 17), (18, 24), (25, 34), (35, 44), (45, 54), (55, 64))
@@ -102,17 +109,20 @@ class Rankings:
 
     def advance(self, old: int, new: int) -> None:
         """Subtract the minutes the watermark's move from ``old`` to ``new`` takes out."""
-        for minute, families in self.minutes.items():
-            for family, tally in families.items():
-                for window, width in FAMILY_WINDOWS[family].items():
-                    if old - width < minute <= new - width:
-                        total = self._total(family, window)
-                        for key, amount in tally.items():
-                            _bump(total, key, -amount)
+        for width in WIDTHS:
+            for minute in minutes_between(self.minutes, old - width + 1, new - width):
+                for family, tally in self.minutes[minute].items():
+                    window = FAMILY_WIDTH_WINDOW[family].get(width)
+                    if window is None:
+                        continue
+                    total = self._total(family, window)
+                    for key, amount in tally.items():
+                        _bump(total, key, -amount)
 
-    def evict(self, before: int) -> None:
-        """Forget the minutes at or before ``before`` (outside every window)."""
-        for minute in [m for m in self.minutes if m <= before]:
+    def evict(self, before: int, previous: int) -> None:
+        """Forget the minutes in (previous, before]: outside every window now."""
+        first = previous + 1 if self.minutes else before
+        for minute in minutes_between(self.minutes, first, before):
             del self.minutes[minute]
 
     def top(self, family: str, window: str, n: int) -> list[tuple[str, float]]:

@@ -19,6 +19,7 @@ from typing import Any, Final
 from socialpulse.agents.counters import DISTINCT_KINDS, N, contributions, distinct_key, zero
 from socialpulse.agents.followers import PlatformFollowers
 from socialpulse.agents.hourly import HourlyRates
+from socialpulse.agents.minutes import minutes_between
 from socialpulse.agents.rankings import Rankings, tallies
 from socialpulse.streams.contract import ENGAGEMENT_KINDS, EXPOSURE_KINDS
 from socialpulse.streams.validation import Event
@@ -54,6 +55,7 @@ class BrandState:
     campaigns: set[str] = field(default_factory=set)
     # counter index -> group -> author (or session) -> minute of its last sighting
     distinct: dict[int, dict[Group, dict[str, int]]] = field(default_factory=dict)
+    distinct_pruned: int = 0  # the cutoff minute of the last pruning of ``distinct``
     followers: dict[str, PlatformFollowers] = field(default_factory=dict)
     rankings: Rankings = field(default_factory=Rankings)
     hourly: HourlyRates = field(default_factory=HourlyRates)
@@ -261,20 +263,21 @@ class KpiState:
         if old is None or new == old:
             return
         bs.rankings.advance(old, new)
-        bs.rankings.evict(new - MAX_WINDOW_MINUTES)
+        bs.rankings.evict(new - MAX_WINDOW_MINUTES, old - MAX_WINDOW_MINUTES)
         bs.hourly.evict(int(ts // 3600))
         for window, width in WINDOWS.items():
-            leaving = [m for m in bs.buckets if old - width < m <= new - width]
             totals = bs.totals[window]
-            for m in leaving:
+            for m in minutes_between(bs.buckets, old - width + 1, new - width):
                 for group, vec in bs.buckets[m].items():
                     _sub(totals.setdefault(group, zero()), vec)
-        evicted = [m for m in bs.buckets if m <= new - MAX_WINDOW_MINUTES]
-        for m in evicted:
+        # everything at or before the previous cutoff is gone already
+        evict_from = old - MAX_WINDOW_MINUTES + 1 if bs.buckets else new
+        for m in minutes_between(bs.buckets, evict_from, new - MAX_WINDOW_MINUTES):
             del bs.buckets[m]
             result.evicted.add((brand, m))
-        if evicted:
-            cutoff = new - MAX_WINDOW_MINUTES
+        cutoff = new - MAX_WINDOW_MINUTES
+        if cutoff - bs.distinct_pruned >= 60:  # sightings at or before cutoff count as absent
+            bs.distinct_pruned = cutoff
             for by_group in bs.distinct.values():
                 for seen in by_group.values():
                     for who in [w for w, m in seen.items() if m <= cutoff]:
@@ -320,15 +323,19 @@ class KpiState:
         seen: Iterable[tuple[str, int, list[str]]],
         sightings: Iterable[tuple[str, int, list[list[Any]]]] = (),
     ) -> None:
-        """Rebuild the state from persisted records (after a restart or a rebalance)."""
-        self.brands.clear()
+        """Rebuild the brands of ``brand_records`` from persisted records; other brands stay.
+
+        After a restart every owned brand is rebuilt; after a rebalance, the brands of the
+        newly assigned partitions. Records of brands without a brand record are ignored.
+        """
+        restored: dict[str, BrandState] = {}
         for brand, record in brand_records.items():
-            fresh = self.brands[brand] = BrandState(watermark=record["wm"])
+            fresh = restored[brand] = BrandState(watermark=record["wm"])
             for platform, raw in record.get("followers", {}).items():
                 fresh.followers[platform] = PlatformFollowers.from_json(raw)
             fresh.hourly = HourlyRates.from_json(record.get("hourly", {}))
         for brand, minute, record in buckets:
-            bs: BrandState | None = self.brands.get(brand)
+            bs = restored.get(brand)
             if bs is None or bs.wm_minute is None:
                 continue
             if minute <= bs.wm_minute - MAX_WINDOW_MINUTES:
@@ -349,7 +356,7 @@ class KpiState:
                     bs.platforms.add(platform)
                 if campaign not in (ALL, OTHER) and platform != VARIANT:
                     bs.campaigns.add(campaign)
-        for bs in self.brands.values():
+        for bs in restored.values():
             wm_minute = bs.wm_minute
             assert wm_minute is not None
             for window, width in WINDOWS.items():
@@ -359,7 +366,7 @@ class KpiState:
                         for group, vec in bucket.items():
                             _add(totals.setdefault(group, zero()), vec)
         for brand, minute, entries in sorted(sightings, key=lambda r: r[1]):
-            owner = self.brands.get(brand)
+            owner = restored.get(brand)
             if owner is None or owner.wm_minute is None:
                 continue
             if minute <= owner.wm_minute - MAX_WINDOW_MINUTES:
@@ -371,12 +378,20 @@ class KpiState:
                 if seen_map.get(who, -1) < minute:
                     seen_map[who] = minute
         for brand, minute, ids in seen:
-            bs = self.brands.get(brand)
-            if bs is None or bs.watermark is None or minute < self.dedup_horizon(bs.watermark):
+            owner = restored.get(brand)
+            if owner is None or owner.watermark is None:
                 continue
-            bs.seen_minutes.setdefault(minute, []).extend(ids)
+            if minute < self.dedup_horizon(owner.watermark):
+                continue
+            owner.seen_minutes.setdefault(minute, []).extend(ids)
             for eid in ids:
-                bs.seen[eid] = minute
+                owner.seen[eid] = minute
+        self.brands.update(restored)
+
+    def forget(self, brands: Iterable[str]) -> None:
+        """Drop brands whose partitions moved to another worker."""
+        for brand in brands:
+            self.brands.pop(brand, None)
 
 
 def _add(acc: list[float], vec: list[float]) -> None:

@@ -1,8 +1,12 @@
 """Resident memory of a worker's KPI state with every window full, per brand.
 
-    python bench/memory.py --brands 1000          # the KPI issue's size (a few minutes)
-    python bench/memory.py --brands 100           # a quick run
-    python bench/memory.py --brands 1000 --minutes 240 --tracemalloc
+    python bench/memory.py --brands 100                  # 24 h full: ~7 min on one core
+    python bench/memory.py --brands 1000 --minutes 360   # the issue's brands, 6 h: ~8 min
+    python bench/memory.py --brands 1000                 # the issue's size in full: slow
+    python bench/memory.py --brands 20 --minutes 120 --tracemalloc
+
+The feed takes time growing with brands × minutes², as each minute's watermark move
+walks every held minute (2.8k events/s at 24 h in the runs above), hence ``--minutes``.
 
 Builds a ``KpiState`` (default settings) and feeds it, in event-time order and in batches
 of ``--batch`` events through ``state.apply``, ``--minutes`` (default 1440 = 24 h) of
@@ -471,7 +475,10 @@ def main() -> int:
         f"apply {apply_seconds:.1f} s ({events / apply_seconds:,.0f} events/s in state.apply)"
     )
     if args.tracemalloc:
-        print(f"tracemalloc: KPI state {traced / MB:,.1f} MB = {traced / n / MB:.2f} MB per brand")
+        print(
+            f"tracemalloc: KPI state {traced / MB:,.1f} MB = {traced / n / MB:.2f} MB per brand "
+            f"(the RSS figures below include tracemalloc's own bookkeeping)"
+        )
     print()
     print(f"one brand ({brands[n // 2]}) by deep_size (sys.getsizeof, shared objects once):")
     for name, size in sorted(parts, key=lambda p: -p[1]):
@@ -481,7 +488,10 @@ def main() -> int:
         f"{brand_deep * n / MB:,.0f} MB"
     )
     print()
-    print("table mirror (table.data of the memory:// store), bytes of keys + values:")
+    print(
+        "changelog records (the worker writes them but keeps no copy; a restart reads them "
+        "back into table.data only until restore() rebuilds the state), keys + values:"
+    )
     rows = [
         ("kpi_buckets", bucket_entries, bucket_bytes),
         ("kpi_brands", brand_entries, brand_bytes),
@@ -506,15 +516,18 @@ def main() -> int:
         f"(target 2 MB)"
     )
     print(
-        f"table mirror (changelog bytes kept in table.data): {mirror_total / MB:,.0f} MB = "
-        f"{mirror_pb / MB:.2f} MB per brand"
+        f"changelog read back at a restart: {mirror_total / MB:,.0f} MB = "
+        f"{mirror_pb / MB:.2f} MB per brand (held only during recovery)"
     )
-    print(f"worker estimate: {(state_pb + mirror_pb) / MB:.2f} MB per brand")
+    print(
+        f"worker: {state_pb / MB:.2f} MB per brand steady, "
+        f"{(state_pb + mirror_pb) / MB:.2f} MB per brand at the peak of a recovery"
+    )
     if scale != 1.0:
         print(
             f"SCALED to 24 h (× {scale:.2f} = 1440 / {args.minutes}, an upper bound): "
-            f"KPI state {state_pb * scale / MB:.2f} MB per brand, table mirror "
-            f"{mirror_pb * scale / MB:.2f} MB per brand, worker "
+            f"KPI state {state_pb * scale / MB:.2f} MB per brand steady, changelog read back "
+            f"{mirror_pb * scale / MB:.2f} MB per brand, recovery peak "
             f"{(state_pb + mirror_pb) * scale / MB:.2f} MB per brand"
         )
     return 0

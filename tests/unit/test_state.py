@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -184,3 +185,46 @@ def test_any_order_and_any_batching_give_the_same_kpis(raw, rnd, batch) -> None:
     for i in range(0, len(shuffled), batch):
         batched_state.apply([validate_event(dict(e)) for e in shuffled[i : i + batch]])
     assert _window_snapshot(batched_state) == _window_snapshot(sorted_state)
+
+
+def test_minutes_between_with_and_without_scanning() -> None:
+    from socialpulse.agents.minutes import minutes_between
+
+    held = {m: None for m in (3, 5, 9, 100)}
+    assert minutes_between(held, 4, 9) == [5, 9]  # short range: walked
+    assert minutes_between(held, 0, 10_000) == [3, 5, 9, 100]  # long range: scanned
+    assert minutes_between(held, 10, 9) == []
+
+
+def test_window_totals_equal_their_buckets_over_three_days() -> None:
+    """The running totals always equal a fresh sum of the buckets inside each window."""
+    from socialpulse.agents.state import WINDOWS
+
+    rng = random.Random(11)
+    state = KpiState(allowed_lateness=600)
+    ts = float(T)
+    for batch in range(300):
+        events = []
+        for i in range(40):
+            ts += rng.expovariate(1 / 20)  # ~2.8 days of event time in all
+            jitter = rng.uniform(0, 500)  # within lateness: out of order
+            events.append(
+                ev(
+                    f"b{batch}-{i}",
+                    ts - jitter,
+                    rng.choice(["impression", "like"]),
+                    platform=rng.choice(["x", "web"]),
+                    author={"id": f"u{i % 9}"},
+                )
+            )
+        state.apply(events)
+    bs = state.brands["acme"]
+    assert bs.wm_minute is not None and bs.wm_minute - M > 2 * 1440  # evictions happened
+    assert min(bs.buckets) > bs.wm_minute - 1440
+    for window, width in WINDOWS.items():
+        for group, vec in bs.totals[window].items():
+            fresh = [0.0] * len(vec)
+            for minute, bucket in bs.buckets.items():
+                if minute > bs.wm_minute - width and group in bucket:
+                    fresh = [a + b for a, b in zip(fresh, bucket[group], strict=True)]
+            assert vec == pytest.approx(fresh), (window, group)
