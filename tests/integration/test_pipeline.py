@@ -11,7 +11,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
 
-from socialpulse.streams.producer import EventProducer
+from socialpulse.streams.producer import EventProducer, SyncEventProducer
+from socialpulse.streams.validation import Invalid
 from tests.integration.conftest import Samples, Stack, kpi, value
 
 pytestmark = pytest.mark.integration
@@ -233,3 +234,18 @@ def test_out_of_order_events_land_in_their_minute(stack: Stack) -> None:
     assert kpi(s, "socialpulse_impressions", "acme", "5m") == 31  # minutes 0..4
     assert kpi(s, "socialpulse_impressions", "acme", "24h") == 511
     assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 1
+
+
+def test_sync_producer_from_plain_code(stack: Stack) -> None:
+    """The README's blocking SDK example, for code without an event loop."""
+    stack.start_worker()
+    now = time.time()
+    with SyncEventProducer(stack.bootstrap, stack.events_topic, max_events=10) as producer:
+        producer.send(ev("s0", "like", now, brand="syncco"))
+        producer.send_many(ev(f"s{i}", "click", now, brand="syncco") for i in range(1, 25))
+        with pytest.raises(Invalid) as info:
+            producer.send({"id": "bad", "ts": now, "brand": "syncco", "kind": "teleport"})
+        assert info.value.reason == "unknown_kind"
+    s = stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "syncco") == 25)
+    assert kpi(s, "socialpulse_engagements", "syncco") == 25
+    assert value(s, "socialpulse_events_forwarded_total") == 0
