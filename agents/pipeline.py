@@ -173,12 +173,14 @@ class KpiPipeline:
 
     # -- persistence ----------------------------------------------------------------------
     def _persist(self, result: BatchResult, partitions: int) -> None:
-        for brand, minute in result.touched - result.evicted:
+        for brand, minute in result.touched - result.evicted - result.compacted:
             record = self.state.bucket_record(brand, minute)
             if record is not None:
                 self._put(
                     self.buckets, brand, bucket_key(brand, minute), codec.dumps(record), partitions
                 )
+        for brand, minute in result.compacted:  # merged into a coarse bucket (slot < 0)
+            self._put(self.buckets, brand, bucket_key(brand, minute), None, partitions)
         for brand, minute in result.evicted:
             self._put(self.buckets, brand, bucket_key(brand, minute), None, partitions)
             for key in self._sighting_keys.pop((brand, minute), []):

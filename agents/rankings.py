@@ -32,6 +32,7 @@ FAMILY_WIDTH_WINDOW: Final = {
     for family, windows in FAMILY_WINDOWS.items()
 }
 WIDTHS: Final = sorted({w for windows in FAMILY_WINDOWS.values() for w in windows.values()})
+LONGEST: Final = max(WIDTHS)  # the only window coarse tallies are read in
 DEMOGRAPHICS: Final = ("location", "age", "gender")
 MINUTE_CAP: Final = 256
 AGE_BANDS: Final = ((13, 17), (18, 24), (25, 34), (35, 44), (45, 54), (55, 64))
@@ -85,6 +86,7 @@ class Rankings:
     """The ranked families of one brand."""
 
     minutes: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    coarse: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)  # 24h only
     totals: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # fam→win→
 
     def add(self, minute: int, wm_minute: int, family: str, key: str, amount: float) -> None:
@@ -99,13 +101,38 @@ class Rankings:
     def _total(self, family: str, window: str) -> dict[str, float]:
         return self.totals.setdefault(family, {}).setdefault(window, {})
 
-    def _trim(self, minute: int, wm_minute: int, family: str, tally: dict[str, float]) -> None:
+    def _trim(
+        self,
+        minute: int,
+        wm_minute: int,
+        family: str,
+        tally: dict[str, float],
+        *,
+        coarse: bool = False,
+    ) -> None:
         dropped = sorted(tally.items(), key=lambda kv: kv[1])[: len(tally) - MINUTE_CAP]
         for key, amount in dropped:
             del tally[key]
             for window, width in FAMILY_WINDOWS[family].items():
-                if minute > wm_minute - width:
+                # a coarse tally is only ever inside the widest window
+                inside = width == LONGEST if coarse else minute > wm_minute - width
+                if inside:
                     _bump(self._total(family, window), key, -amount)
+
+    def compact(self, minute: int, start: int, wm_minute: int) -> None:
+        """Merge a minute's tallies into the coarse slot at ``start`` (24h families only)."""
+        families = self.minutes.pop(minute, None)
+        if not families:
+            return
+        target = self.coarse.setdefault(start, {})
+        for family, tally in families.items():
+            if LONGEST not in FAMILY_WIDTH_WINDOW[family]:
+                continue  # ranked over 1h only: the minute is out of its window already
+            merged = target.setdefault(family, {})
+            for key, amount in tally.items():
+                merged[key] = merged.get(key, 0.0) + amount
+            if len(merged) > 2 * MINUTE_CAP:
+                self._trim(start, wm_minute, family, merged, coarse=True)
 
     def advance(self, old: int, new: int) -> None:
         """Subtract the minutes the watermark's move from ``old`` to ``new`` takes out."""
@@ -118,6 +145,11 @@ class Rankings:
                     total = self._total(family, window)
                     for key, amount in tally.items():
                         _bump(total, key, -amount)
+        for start in minutes_between(self.coarse, old - LONGEST + 1, new - LONGEST):
+            for family, tally in self.coarse.pop(start).items():
+                total = self._total(family, FAMILY_WIDTH_WINDOW[family][LONGEST])
+                for key, amount in tally.items():
+                    _bump(total, key, -amount)
 
     def evict(self, before: int, previous: int) -> None:
         """Forget the minutes in (previous, before]: outside every window now."""
@@ -130,15 +162,29 @@ class Rankings:
         total = self.totals.get(family, {}).get(window, {})
         return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
-    def record(self, minute: int) -> dict[str, dict[str, float]] | None:
-        return self.minutes.get(minute)
+    def record(self, slot: int) -> dict[str, dict[str, float]] | None:
+        """Tallies of a minute, or of a coarse bucket when ``slot`` is negative."""
+        return self.coarse.get(-slot - 1) if slot < 0 else self.minutes.get(slot)
 
-    def restore(self, minute: int, record: dict[str, Any], wm_minute: int) -> None:
+    def restore(self, slot: int, record: dict[str, Any], wm_minute: int) -> None:
+        if slot >= 0:
+            for family, tally in record.items():
+                if family in FAMILY_WINDOWS:
+                    for key, amount in tally.items():
+                        self.add(slot, wm_minute, family, key, float(amount))
+            return
+        start = -slot - 1
+        if start <= wm_minute - LONGEST:
+            return
+        target = self.coarse.setdefault(start, {})
         for family, tally in record.items():
-            if family not in FAMILY_WINDOWS:
+            window = FAMILY_WIDTH_WINDOW.get(family, {}).get(LONGEST)
+            if window is None:
                 continue
+            merged = target.setdefault(family, {})
             for key, amount in tally.items():
-                self.add(minute, wm_minute, family, key, float(amount))
+                merged[key] = merged.get(key, 0.0) + float(amount)
+                _bump(self._total(family, window), key, float(amount))
 
 
 def _bump(total: dict[str, float], key: str, amount: float) -> None:

@@ -35,6 +35,19 @@ VARIANT: Final = "\x00variant"
 VARIANT_SEP: Final = "\x1e"
 VARIANT_CAP: Final = 10  # variants per campaign, then "other"
 RANKINGS_KEY: Final = "\x00rankings"
+#: minutes older than the compaction age are merged into COARSE-minute buckets, which only
+#: the 24h window reads (its far edge then moves in steps of COARSE minutes)
+COARSE: Final = 5
+
+
+def coarse_slot(start: int) -> int:
+    """The table slot of the coarse bucket starting at minute ``start`` (negative)."""
+    return -(start + 1)
+
+
+def coarse_start(slot: int) -> int:
+    return -slot - 1
+
 
 #: label group keys: ("all", "all"), (platform, "all"), ("all", campaign)
 Group = tuple[str, str]
@@ -46,6 +59,7 @@ class BrandState:
 
     watermark: float | None = None
     buckets: dict[int, dict[Group, list[float]]] = field(default_factory=dict)
+    coarse: dict[int, dict[Group, list[float]]] = field(default_factory=dict)  # start minute
     totals: dict[str, dict[Group, list[float]]] = field(
         default_factory=lambda: {w: {} for w in WINDOWS}
     )
@@ -82,7 +96,8 @@ class BatchResult:
     duplicates: Counter[str] = field(default_factory=Counter)  # brand -> repeated ids
     late: list[Event] = field(default_factory=list)
     touched: set[tuple[str, int]] = field(default_factory=set)  # (brand, minute)
-    evicted: set[tuple[str, int]] = field(default_factory=set)
+    evicted: set[tuple[str, int]] = field(default_factory=set)  # (brand, slot) gone
+    compacted: set[tuple[str, int]] = field(default_factory=set)  # minutes merged to coarse
     new_ids: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     forgotten: set[tuple[str, int]] = field(default_factory=set)  # (brand, minute) of ids
     # last sightings of distinct counts: (brand, minute) -> [(counter, group key, who)]
@@ -100,6 +115,8 @@ class KpiState:
         self.platform_cap = platform_cap
         self.campaign_cap = campaign_cap
         self.brands: dict[str, BrandState] = {}
+        #: minute buckets younger than this stay exact (1h window, lateness, a margin)
+        self.compact_age = max(60, -(-int(allowed_lateness) // 60)) + 2
 
     # -- labels ---------------------------------------------------------------------------
     def platform_label(self, bs: BrandState, platform: str) -> str:
@@ -244,6 +261,16 @@ class KpiState:
     ) -> None:
         for (brand, minute, group), vec in deltas.items():
             bs = self.brands[brand]
+            wm = bs.wm_minute
+            assert wm is not None
+            if minute not in bs.buckets and minute <= wm - self.compact_age:
+                # a distinct count leaving a compacted minute: it leaves the coarse bucket
+                start = minute - minute % COARSE
+                if start > wm - MAX_WINDOW_MINUTES:
+                    _add(bs.coarse.setdefault(start, {}).setdefault(group, zero()), vec)
+                    _add(bs.totals["24h"].setdefault(group, zero()), vec)
+                    result.touched.add((brand, coarse_slot(start)))
+                    continue
             bucket = bs.buckets.setdefault(minute, {})
             _add(bucket.setdefault(group, zero()), vec)
             wm_minute = bs.wm_minute
@@ -270,11 +297,17 @@ class KpiState:
             for m in minutes_between(bs.buckets, old - width + 1, new - width):
                 for group, vec in bs.buckets[m].items():
                     _sub(totals.setdefault(group, zero()), vec)
+        day = bs.totals["24h"]
+        for c in minutes_between(bs.coarse, old - MAX_WINDOW_MINUTES + 1, new - MAX_WINDOW_MINUTES):
+            for group, vec in bs.coarse.pop(c).items():
+                _sub(day.setdefault(group, zero()), vec)
+            result.evicted.add((brand, coarse_slot(c)))
         # everything at or before the previous cutoff is gone already
         evict_from = old - MAX_WINDOW_MINUTES + 1 if bs.buckets else new
         for m in minutes_between(bs.buckets, evict_from, new - MAX_WINDOW_MINUTES):
             del bs.buckets[m]
             result.evicted.add((brand, m))
+        self._compact(brand, bs, old, new, result)
         cutoff = new - MAX_WINDOW_MINUTES
         if cutoff - bs.distinct_pruned >= 60:  # sightings at or before cutoff count as absent
             bs.distinct_pruned = cutoff
@@ -290,6 +323,25 @@ class KpiState:
                 bs.seen.pop(eid, None)
             result.forgotten.add((brand, m))
 
+    def _compact(self, brand: str, bs: BrandState, old: int, new: int, result: BatchResult) -> None:
+        """Merge minute buckets past the compaction age into COARSE-minute buckets.
+
+        Window totals do not change: a merged minute was inside the 24h window and so is
+        its coarse bucket (whose start decides when it leaves), and no other window holds
+        minutes that old.
+        """
+        for m in minutes_between(bs.buckets, old - self.compact_age + 1, new - self.compact_age):
+            start = m - m % COARSE
+            if start <= new - MAX_WINDOW_MINUTES:
+                continue  # would leave the 24h window before the minute itself: keep it
+            target = bs.coarse.setdefault(start, {})
+            for group, vec in bs.buckets.pop(m).items():
+                _add(target.setdefault(group, zero()), vec)
+            bs.rankings.compact(m, start, new)
+            result.compacted.add((brand, m))
+            result.touched.add((brand, coarse_slot(start)))
+            result.brands.add(brand)
+
     def dedup_horizon(self, watermark: float) -> int:
         """Oldest minute whose event ids are still remembered (older events are late)."""
         return int((watermark - self.allowed_lateness) // 60) - 1
@@ -298,8 +350,10 @@ class KpiState:
     def bucket_record(self, brand: str, minute: int) -> dict[str, Any] | None:
         """The table value of one (brand, minute) bucket; None once evicted."""
         bs = self.brands.get(brand)
-        bucket = bs.buckets.get(minute) if bs else None
-        if bs is None or bucket is None:
+        if bs is None:
+            return None
+        bucket = bs.coarse.get(coarse_start(minute)) if minute < 0 else bs.buckets.get(minute)
+        if bucket is None:
             return None
         record: dict[str, Any] = {f"{p}\x1f{c}": vec for (p, c), vec in bucket.items()}
         ranked = bs.rankings.record(minute)
@@ -338,9 +392,12 @@ class KpiState:
             bs = restored.get(brand)
             if bs is None or bs.wm_minute is None:
                 continue
-            if minute <= bs.wm_minute - MAX_WINDOW_MINUTES:
+            start = coarse_start(minute) if minute < 0 else minute
+            if start <= bs.wm_minute - MAX_WINDOW_MINUTES:
                 continue
-            bucket = bs.buckets.setdefault(minute, {})
+            bucket = (
+                bs.coarse.setdefault(start, {}) if minute < 0 else bs.buckets.setdefault(minute, {})
+            )
             for key, vec in record.items():
                 if key == RANKINGS_KEY:
                     bs.rankings.restore(minute, vec, bs.wm_minute)
@@ -365,6 +422,9 @@ class KpiState:
                     if minute > wm_minute - width:
                         for group, vec in bucket.items():
                             _add(totals.setdefault(group, zero()), vec)
+            for bucket in bs.coarse.values():  # every kept coarse bucket is inside 24h
+                for group, vec in bucket.items():
+                    _add(bs.totals["24h"].setdefault(group, zero()), vec)
         for brand, minute, entries in sorted(sightings, key=lambda r: r[1]):
             owner = restored.get(brand)
             if owner is None or owner.wm_minute is None:

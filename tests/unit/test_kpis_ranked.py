@@ -256,3 +256,28 @@ def test_restore_keeps_rankings_hourly_and_variants() -> None:
     ):
         assert samples(after, metric) == samples(before, metric), metric
         assert samples(before, metric), metric
+
+
+def test_advocates_survive_compaction_and_restore() -> None:
+    """19 mentions 10 minutes apart: most of them older than the compaction age."""
+    from socialpulse.agents.state import coarse_slot
+
+    e = Events()
+    state = KpiState(allowed_lateness=600)
+    for i in range(19):
+        state.apply(
+            [e("mention", at=600 * i, sentiment=0.5, author={"id": "fan", "followers": 100})]
+        )
+    bs = state.brands["acme"]
+    assert bs.rankings.coarse  # compaction happened
+    expected = {("fan", "1", "24h"): pytest.approx(19 * 50.0)}
+    assert samples(collect(state), "socialpulse_top_advocate_score") == expected
+    slots = [*bs.buckets, *(coarse_slot(c) for c in bs.coarse)]
+    records = [("acme", s, state.bucket_record("acme", s)) for s in slots]
+    restored = KpiState(allowed_lateness=600)
+    restored.restore({"acme": state.brand_record("acme")}, records, [])
+    assert samples(collect(restored), "socialpulse_top_advocate_score") == expected
+    # a day after the 3rd mention's minute only the 4th onwards are left (5-minute edge)
+    restored.apply([e("like", at=600 * 2 + 1440 * 60 + 60)])
+    left = samples(collect(restored), "socialpulse_top_advocate_score")
+    assert left == {("fan", "1", "24h"): pytest.approx(16 * 50.0)}

@@ -221,10 +221,28 @@ def test_window_totals_equal_their_buckets_over_three_days() -> None:
     bs = state.brands["acme"]
     assert bs.wm_minute is not None and bs.wm_minute - M > 2 * 1440  # evictions happened
     assert min(bs.buckets) > bs.wm_minute - 1440
+    # minutes past the compaction age live in 5-minute buckets, read by the 24h window only
+    assert max(bs.wm_minute - m for m in bs.buckets) <= state.compact_age + 1
+    assert bs.coarse and min(bs.coarse) > bs.wm_minute - 1440
+    assert all(c % 5 == 0 for c in bs.coarse)
     for window, width in WINDOWS.items():
         for group, vec in bs.totals[window].items():
             fresh = [0.0] * len(vec)
-            for minute, bucket in bs.buckets.items():
+            held = list(bs.buckets.items())
+            if window == "24h":
+                held += list(bs.coarse.items())
+            for minute, bucket in held:
                 if minute > bs.wm_minute - width and group in bucket:
                     fresh = [a + b for a, b in zip(fresh, bucket[group], strict=True)]
             assert vec == pytest.approx(fresh), (window, group)
+    # and a restart rebuilds the same totals from the persisted minute and coarse records
+    from socialpulse.agents.state import coarse_slot
+
+    slots = [*bs.buckets, *(coarse_slot(c) for c in bs.coarse)]
+    records = [("acme", slot, state.bucket_record("acme", slot)) for slot in slots]
+    restored = KpiState(allowed_lateness=600)
+    restored.restore({"acme": state.brand_record("acme")}, records, [])
+    for window in WINDOWS:
+        rebuilt = restored.brands["acme"].totals[window]
+        for group, vec in bs.totals[window].items():
+            assert rebuilt.get(group, [0.0] * len(vec)) == pytest.approx(vec), (window, group)
