@@ -6,6 +6,7 @@ group; window totals are sums of bucket vectors, so they can be added and subtra
 
 from __future__ import annotations
 
+from array import array
 from typing import Any, Final
 
 from socialpulse.streams.validation import Event
@@ -108,9 +109,13 @@ def distinct_key(ev: Event) -> str | None:
     return key if isinstance(key, str) and key else None
 
 
-def zero() -> list[float]:
+#: the bytes of an all-zero vector of doubles (a list of floats costs about twice the memory)
+_ZEROS: Final = bytes(8 * N)
+
+
+def zero() -> array[float]:
     """A fresh all-zero counter vector."""
-    return [0.0] * N
+    return array("d", _ZEROS)
 
 
 def contributions(ev: Event) -> list[tuple[int, float]]:

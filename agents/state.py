@@ -11,6 +11,7 @@ added when events arrive and subtracted once when the watermark moves it out of 
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ VARIANT_CAP: Final = 10  # variants per campaign, then "other"
 RANKINGS_KEY: Final = "\x00rankings"
 #: minutes older than the compaction age are merged into COARSE-minute buckets, which only
 #: the 24h window reads (its far edge then moves in steps of COARSE minutes)
-COARSE: Final = 5
+COARSE: Final = 15
 
 
 def coarse_slot(start: int) -> int:
@@ -58,9 +59,9 @@ class BrandState:
     """Everything kept for one brand."""
 
     watermark: float | None = None
-    buckets: dict[int, dict[Group, list[float]]] = field(default_factory=dict)
-    coarse: dict[int, dict[Group, list[float]]] = field(default_factory=dict)  # start minute
-    totals: dict[str, dict[Group, list[float]]] = field(
+    buckets: dict[int, dict[Group, array[float]]] = field(default_factory=dict)
+    coarse: dict[int, dict[Group, array[float]]] = field(default_factory=dict)  # start minute
+    totals: dict[str, dict[Group, array[float]]] = field(
         default_factory=lambda: {w: {} for w in WINDOWS}
     )
     seen: dict[str, int] = field(default_factory=dict)  # event id -> minute
@@ -157,7 +158,7 @@ class KpiState:
         """Apply validated events in arrival order; late ones and duplicates are reported."""
         result = BatchResult()
         # per (brand, minute, group) deltas of this batch, applied once each at the end
-        deltas: dict[tuple[str, int, Group], list[float]] = {}
+        deltas: dict[tuple[str, int, Group], array[float]] = {}
         lateness = self.allowed_lateness
         for ev in events:
             brand = ev["brand"]
@@ -219,7 +220,7 @@ class KpiState:
         group: Group,
         who: str,
         minute: int,
-        deltas: dict[tuple[str, int, Group], list[float]],
+        deltas: dict[tuple[str, int, Group], array[float]],
         result: BatchResult,
     ) -> None:
         """Move ``who``'s last sighting to ``minute``: its count leaves the older bucket."""
@@ -257,7 +258,7 @@ class KpiState:
             pf.change(ev["ts"], ev["count"] if kind == "follow" else -ev["count"])
 
     def _apply_deltas(
-        self, deltas: dict[tuple[str, int, Group], list[float]], result: BatchResult
+        self, deltas: dict[tuple[str, int, Group], array[float]], result: BatchResult
     ) -> None:
         for (brand, minute, group), vec in deltas.items():
             bs = self.brands[brand]
@@ -355,7 +356,7 @@ class KpiState:
         bucket = bs.coarse.get(coarse_start(minute)) if minute < 0 else bs.buckets.get(minute)
         if bucket is None:
             return None
-        record: dict[str, Any] = {f"{p}\x1f{c}": vec for (p, c), vec in bucket.items()}
+        record: dict[str, Any] = {f"{p}\x1f{c}": vec.tolist() for (p, c), vec in bucket.items()}
         ranked = bs.rankings.record(minute)
         if ranked:
             record[RANKINGS_KEY] = ranked
@@ -408,7 +409,7 @@ class KpiState:
                     bs.variants.setdefault(label, set()).add(variant)
                 if len(vec) < N:  # a record written before a counter was added
                     vec = [*vec, *([0.0] * (N - len(vec)))]
-                bucket[(platform, campaign)] = list(vec[:N])
+                bucket[(platform, campaign)] = array("d", vec[:N])
                 if platform not in (ALL, OTHER, VARIANT):
                     bs.platforms.add(platform)
                 if campaign not in (ALL, OTHER) and platform != VARIANT:
@@ -420,11 +421,11 @@ class KpiState:
                 totals = bs.totals[window]
                 for minute, bucket in bs.buckets.items():
                     if minute > wm_minute - width:
-                        for group, vec in bucket.items():
-                            _add(totals.setdefault(group, zero()), vec)
+                        for group, counts in bucket.items():
+                            _add(totals.setdefault(group, zero()), counts)
             for bucket in bs.coarse.values():  # every kept coarse bucket is inside 24h
-                for group, vec in bucket.items():
-                    _add(bs.totals["24h"].setdefault(group, zero()), vec)
+                for group, counts in bucket.items():
+                    _add(bs.totals["24h"].setdefault(group, zero()), counts)
         for brand, minute, entries in sorted(sightings, key=lambda r: r[1]):
             owner = restored.get(brand)
             if owner is None or owner.wm_minute is None:
@@ -454,13 +455,13 @@ class KpiState:
             self.brands.pop(brand, None)
 
 
-def _add(acc: list[float], vec: list[float]) -> None:
+def _add(acc: array[float], vec: array[float]) -> None:
     for i, v in enumerate(vec):
         if v:
             acc[i] += v
 
 
-def _sub(acc: list[float], vec: list[float]) -> None:
+def _sub(acc: array[float], vec: array[float]) -> None:
     for i, v in enumerate(vec):
         if v:
             left = acc[i] - v

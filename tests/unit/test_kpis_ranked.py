@@ -277,7 +277,7 @@ def test_advocates_survive_compaction_and_restore() -> None:
     restored = KpiState(allowed_lateness=600)
     restored.restore({"acme": state.brand_record("acme")}, records, [])
     assert samples(collect(restored), "socialpulse_top_advocate_score") == expected
-    # a day after the 3rd mention's minute only the 4th onwards are left (5-minute edge)
+    # a day after the 3rd mention's minute only the 4th onwards are left (15-minute edge)
     restored.apply([e("like", at=600 * 2 + 1440 * 60 + 60)])
     left = samples(collect(restored), "socialpulse_top_advocate_score")
     assert left == {("fan", "1", "24h"): pytest.approx(16 * 50.0)}

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialpulse.agents.counters import C
-from socialpulse.agents.state import ALL, OTHER, KpiState
+from socialpulse.agents.state import ALL, COARSE, OTHER, KpiState
 from socialpulse.streams.validation import validate_event
 
 M = 28_333_334  # a minute number; M * 60 = 1_700_000_040
@@ -221,10 +221,10 @@ def test_window_totals_equal_their_buckets_over_three_days() -> None:
     bs = state.brands["acme"]
     assert bs.wm_minute is not None and bs.wm_minute - M > 2 * 1440  # evictions happened
     assert min(bs.buckets) > bs.wm_minute - 1440
-    # minutes past the compaction age live in 5-minute buckets, read by the 24h window only
+    # minutes past the compaction age live in coarse buckets, read by the 24h window only
     assert max(bs.wm_minute - m for m in bs.buckets) <= state.compact_age + 1
     assert bs.coarse and min(bs.coarse) > bs.wm_minute - 1440
-    assert all(c % 5 == 0 for c in bs.coarse)
+    assert all(c % COARSE == 0 for c in bs.coarse)
     for window, width in WINDOWS.items():
         for group, vec in bs.totals[window].items():
             fresh = [0.0] * len(vec)
