@@ -82,7 +82,13 @@ class KpiCollector(Collector):
                 totals = other.totals[window].get(group) if other else None
                 if totals is not None:
                     voice += totals[C.mentions]
-        return Context(followers=followers, voice=voice)
+        return Context(
+            followers=followers,
+            voice=voice,
+            reach_scale=self.state.distinct_scale(bs, C.reach, group),
+            visitor_scale=self.state.distinct_scale(bs, C.visitors, group),
+            requester_scale=self.state.distinct_scale(bs, C.requesters, group),
+        )
 
     def collect(self) -> Iterator[Metric]:
         families = {
@@ -222,7 +228,8 @@ class KpiCollector(Collector):
             for window in WINDOWS:
                 measures = {
                     campaign: {
-                        "reach": t[C.reach],
+                        "reach": t[C.reach]
+                        * self.state.distinct_scale(bs, C.reach, (ALL, campaign)),
                         "shares": t[C.shares],
                         "revenue": t[C.revenue],
                     }

@@ -24,6 +24,10 @@ class Context:
 
     followers: float | None = None  # the follower total of the row (brand or platform)
     voice: float | None = None  # mentions of every brand in the competitor group
+    # what one counted author stands for in the sampled distinct counts (1 while exact)
+    reach_scale: int = 1
+    visitor_scale: int = 1
+    requester_scale: int = 1
 
 
 NO_CONTEXT = Context()
@@ -89,8 +93,8 @@ CATALOGUE: Final[tuple[Kpi, ...]] = (
     Kpi("impressions", "Σ count of impression + view", lambda t, x: t[C.impressions]),
     Kpi(
         "reach",
-        "distinct author.id over impression + view (exact, by last sighting)",
-        lambda t, x: t[C.reach],
+        "distinct author.id over impression + view (adaptive-sampling sketch, exact to 16,384)",
+        lambda t, x: t[C.reach] * x.reach_scale,
     ),
     Kpi("engagements", "Σ count of like, reaction, comment, share, save, click", engagements),
     Kpi(
@@ -101,7 +105,7 @@ CATALOGUE: Final[tuple[Kpi, ...]] = (
     Kpi(
         "engagement_rate_by_reach_ratio",
         "engagements / reach",
-        lambda t, x: ratio(engagements(t), t[C.reach]),
+        lambda t, x: ratio(engagements(t), t[C.reach] * x.reach_scale),
     ),
     Kpi(
         "engagement_rate_by_followers_ratio",
@@ -184,12 +188,12 @@ CATALOGUE: Final[tuple[Kpi, ...]] = (
     Kpi(
         "repeat_visit_ratio",
         "(visits − distinct visitors) / visits",
-        lambda t, x: ratio(t[C.visits] - t[C.visitors], t[C.visits]),
+        lambda t, x: ratio(max(t[C.visits] - t[C.visitors] * x.visitor_scale, 0.0), t[C.visits]),
     ),
     Kpi(
         "service_requests_per_customer",
         "service requests / distinct requesting authors",
-        lambda t, x: ratio(t[C.service_requests], t[C.requesters]),
+        lambda t, x: ratio(t[C.service_requests], t[C.requesters] * x.requester_scale),
     ),
 )
 

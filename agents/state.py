@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from socialpulse.agents.counters import DISTINCT_KINDS, N, contributions, distinct_key, zero
+from socialpulse.agents.distinct import DEFAULT_CAP, DistinctTracker
 from socialpulse.agents.followers import PlatformFollowers
 from socialpulse.agents.hourly import HourlyRates
 from socialpulse.agents.minutes import minutes_between
@@ -69,7 +70,7 @@ class BrandState:
     platforms: set[str] = field(default_factory=set)
     campaigns: set[str] = field(default_factory=set)
     # counter index -> group -> author (or session) -> minute of its last sighting
-    distinct: dict[int, dict[Group, dict[str, int]]] = field(default_factory=dict)
+    distinct: dict[int, dict[Group, DistinctTracker]] = field(default_factory=dict)
     distinct_pruned: int = 0  # the cutoff minute of the last pruning of ``distinct``
     followers: dict[str, PlatformFollowers] = field(default_factory=dict)
     rankings: Rankings = field(default_factory=Rankings)
@@ -110,8 +111,14 @@ class KpiState:
     """KPI state of every brand a worker owns."""
 
     def __init__(
-        self, *, allowed_lateness: float = 600.0, platform_cap: int = 20, campaign_cap: int = 50
+        self,
+        *,
+        allowed_lateness: float = 600.0,
+        platform_cap: int = 20,
+        campaign_cap: int = 50,
+        distinct_cap: int = DEFAULT_CAP,
     ) -> None:
+        self.distinct_cap = distinct_cap
         self.allowed_lateness = allowed_lateness
         self.platform_cap = platform_cap
         self.campaign_cap = campaign_cap
@@ -224,27 +231,32 @@ class KpiState:
         result: BatchResult,
     ) -> None:
         """Move ``who``'s last sighting to ``minute``: its count leaves the older bucket."""
-        seen = bs.distinct.setdefault(counter, {}).setdefault(group, {})
-        last = seen.get(who)
+        tracker = self.tracker(bs, counter, group)
         wm_minute = bs.wm_minute
         assert wm_minute is not None
-        if last is not None and last <= wm_minute - MAX_WINDOW_MINUTES:
-            last = None  # its bucket is gone: a sighting older than every window
-        if last is not None:
-            if last >= minute:
-                return
-            old = deltas.get((brand, last, group))
-            if old is None:
-                old = deltas[(brand, last, group)] = zero()
-            old[counter] -= 1
-        new = deltas.get((brand, minute, group))
-        if new is None:
-            new = deltas[(brand, minute, group)] = zero()
-        new[counter] += 1
-        seen[who] = minute
+        changes = tracker.sight(who, minute, wm_minute - MAX_WINDOW_MINUTES)
+        if not changes:
+            return
+        for at, change in changes:
+            vec = deltas.get((brand, at, group))
+            if vec is None:
+                vec = deltas[(brand, at, group)] = zero()
+            vec[counter] += change
         result.sightings.setdefault((brand, minute), []).append(
             (counter, f"{group[0]}\x1f{group[1]}", who)
         )
+
+    def tracker(self, bs: BrandState, counter: int, group: Group) -> DistinctTracker:
+        by_group = bs.distinct.setdefault(counter, {})
+        tracker = by_group.get(group)
+        if tracker is None:
+            tracker = by_group[group] = DistinctTracker(cap=self.distinct_cap)
+        return tracker
+
+    def distinct_scale(self, bs: BrandState, counter: int, group: Group) -> int:
+        """What one counted who stands for in ``group``: 1 while the count is exact."""
+        tracker = bs.distinct.get(counter, {}).get(group)
+        return tracker.scale if tracker is not None else 1
 
     def _followers(self, bs: BrandState, ev: Event) -> None:
         platform = self.platform_label(bs, ev["platform"])
@@ -313,9 +325,8 @@ class KpiState:
         if cutoff - bs.distinct_pruned >= 60:  # sightings at or before cutoff count as absent
             bs.distinct_pruned = cutoff
             for by_group in bs.distinct.values():
-                for seen in by_group.values():
-                    for who in [w for w, m in seen.items() if m <= cutoff]:
-                        del seen[who]
+                for tracker in by_group.values():
+                    tracker.prune(cutoff)
         for pf in bs.followers.values():
             pf.fold(ts - self.allowed_lateness)
         horizon = self.dedup_horizon(ts)
@@ -369,6 +380,12 @@ class KpiState:
             "wm": bs.watermark,
             "followers": {p: pf.to_json() for p, pf in bs.followers.items()},
             "hourly": bs.hourly.to_json(),
+            "levels": [
+                [counter, f"{group[0]}\x1f{group[1]}", tracker.level]
+                for counter, by_group in bs.distinct.items()
+                for group, tracker in by_group.items()
+                if tracker.level
+            ],
         }
 
     def restore(
@@ -389,6 +406,9 @@ class KpiState:
             for platform, raw in record.get("followers", {}).items():
                 fresh.followers[platform] = PlatformFollowers.from_json(raw)
             fresh.hourly = HourlyRates.from_json(record.get("hourly", {}))
+            for counter, group_key, level in record.get("levels", []):
+                platform, _, campaign = group_key.partition("\x1f")
+                self.tracker(fresh, counter, (platform, campaign)).level = level
         for brand, minute, record in buckets:
             bs = restored.get(brand)
             if bs is None or bs.wm_minute is None:
@@ -434,10 +454,7 @@ class KpiState:
                 continue
             for counter, group_key, who in entries:
                 platform, _, campaign = group_key.partition("\x1f")
-                by_group = owner.distinct.setdefault(counter, {})
-                seen_map = by_group.setdefault((platform, campaign), {})
-                if seen_map.get(who, -1) < minute:
-                    seen_map[who] = minute
+                self.tracker(owner, counter, (platform, campaign)).restore(who, minute)
         for brand, minute, ids in seen:
             owner = restored.get(brand)
             if owner is None or owner.watermark is None:

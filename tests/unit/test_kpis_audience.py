@@ -206,10 +206,9 @@ def test_restore_keeps_reach_and_followers() -> None:
     bs = state.brands["acme"]
     records = [("acme", m, state.bucket_record("acme", m)) for m in bs.buckets]
     sightings = [
-        ("acme", m, [[c, "all\x1fall", w] for w in seen])
-        for c, groups in bs.distinct.items()
-        for (g, seen) in [(None, groups[("all", "all")])]
-        for m in {min(seen.values())}
+        ("acme", minute, [[counter, "all\x1fall", who]])
+        for counter, groups in bs.distinct.items()
+        for who, minute in groups[("all", "all")].last.items()
     ]
     restored = KpiState()
     restored.restore({"acme": state.brand_record("acme")}, records, [], sightings)
