@@ -110,9 +110,13 @@ class KpiCollector(Collector):
                 continue
             watermark.add_metric([brand], bs.watermark)
             for window in WINDOWS:
+                followers_rows = {(ALL, ALL), *((p, ALL) for p in bs.followers)}
                 for group, totals in list(bs.totals[window].items()):
-                    if group[0] == VARIANT:
+                    # a row exists while something was counted for it in the window, so
+                    # the rows do not depend on the order events arrived in
+                    if group[0] == VARIANT or not any(totals):
                         continue
+                    followers_rows.discard(group)
                     labels = [brand, group[0], group[1], window]
                     ctx = self.context(brand, bs, window, group)
                     for kpi in CATALOGUE:
@@ -121,6 +125,12 @@ class KpiCollector(Collector):
                             families[kpi.name].add_metric(labels, value)
                     for name, idx in POLARITIES:
                         polarity.add_metric([*labels, name], totals[idx])
+                # followers are a level, not a window count: shown for every platform
+                # with a snapshot, whether or not the window counted anything for it
+                for platform, campaign in sorted(followers_rows):
+                    total = bs.followers_total(platform)
+                    if total is not None:
+                        families["followers"].add_metric([brand, platform, campaign, window], total)
         yield from families.values()
         yield polarity
         yield watermark
@@ -199,7 +209,7 @@ class KpiCollector(Collector):
             for window in WINDOWS:
                 by_campaign: dict[str, list[tuple[str, float, float]]] = {}
                 for (platform, key), totals in list(bs.totals[window].items()):
-                    if platform != VARIANT:
+                    if platform != VARIANT or not any(totals):
                         continue
                     campaign, _, variant = key.partition(VARIANT_SEP)
                     clicks, conversions = totals[C.clicks], totals[C.conversions]
@@ -234,7 +244,7 @@ class KpiCollector(Collector):
                         "revenue": t[C.revenue],
                     }
                     for (platform, campaign), t in list(bs.totals[window].items())
-                    if platform == ALL and campaign != ALL
+                    if platform == ALL and campaign != ALL and any(t)
                 }
                 if not measures:
                     continue

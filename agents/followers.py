@@ -22,8 +22,13 @@ class PlatformFollowers:
     changes: list[tuple[float, float]] = field(default_factory=list)  # (ts, ±count)
 
     def snapshot(self, ts: float, value: float) -> None:
-        """A follower total at ``ts``; an older snapshot than the current one is ignored."""
-        if self.snap_ts is not None and ts < self.snap_ts:
+        """A follower total at ``ts``; an older snapshot than the current one is ignored.
+
+        Two snapshots of the same time keep the larger total, whatever order they came in.
+        """
+        if self.snap_ts is not None and (
+            ts < self.snap_ts or (ts == self.snap_ts and value <= self.snap_value)
+        ):
             return
         self.snap_ts = ts
         self.snap_value = value

@@ -246,3 +246,65 @@ def test_window_totals_equal_their_buckets_over_three_days() -> None:
         rebuilt = restored.brands["acme"].totals[window]
         for group, vec in bs.totals[window].items():
             assert rebuilt.get(group, [0.0] * len(vec)) == pytest.approx(vec), (window, group)
+
+
+def _exported(state: KpiState) -> dict:
+    from prometheus_client import CollectorRegistry
+
+    from socialpulse.agents.exporter import KpiCollector
+
+    reg = CollectorRegistry()
+    reg.register(KpiCollector(state))
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): round(s.value, 6)
+        for family in reg.collect()
+        for s in family.samples
+    }
+
+
+rich_events = st.lists(
+    st.tuples(
+        st.integers(0, 599),  # seconds behind the latest event: always within lateness
+        st.sampled_from(
+            ["impression", "like", "share", "mention", "follow", "followers", "click", "conversion"]
+        ),
+        st.sampled_from(["acme", "globex"]),
+        st.integers(0, 5),  # author
+        st.sampled_from([None, -0.8, -0.2, 0.0, 0.3, 0.9]),  # sentiment
+        st.sampled_from([None, "c1", "c2"]),  # campaign
+    ),
+    min_size=1,
+    max_size=50,
+)
+
+
+@settings(derandomize=True, max_examples=120, deadline=None)
+@given(rich_events, st.randoms(use_true_random=False), st.integers(1, 8))
+def test_every_exported_kpi_is_the_same_in_any_order_and_batching(raw, rnd, batch) -> None:
+    base = T + 3600
+    events = []
+    for i, (back, kind, brand, author, sentiment, campaign) in enumerate(raw):
+        e = {
+            "id": f"e{i}",
+            "ts": base - back,
+            "brand": brand,
+            "kind": kind,
+            "platform": "x",
+            "author": {"id": f"a{author}", "followers": 100 * (author + 1), "location": "PL"},
+            "hashtags": [f"t{author % 2}"],
+        }
+        if sentiment is not None:
+            e["sentiment"] = sentiment
+        if campaign:
+            e["campaign"], e["variant"] = campaign, "ab"[author % 2]
+        if kind in ("followers", "conversion"):
+            e["value"] = 1000.0 + i
+        events.append(e)
+    ordered = KpiState(allowed_lateness=600)
+    ordered.apply([validate_event(dict(e)) for e in sorted(events, key=lambda e: e["ts"])])
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    batched = KpiState(allowed_lateness=600)
+    for i in range(0, len(shuffled), batch):
+        batched.apply([validate_event(dict(e)) for e in shuffled[i : i + batch]])
+    assert _exported(batched) == _exported(ordered)
