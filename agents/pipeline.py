@@ -74,6 +74,7 @@ class KpiPipeline:
         """Process one batch of messages from the events topic."""
         started = time.perf_counter()
         partitions = self.partition_count()
+        owned = self.owned_partitions()
         valid: list[Event] = []
         forward: dict[tuple[int, str], list[bytes]] = {}
         for fe in batch:
@@ -87,8 +88,8 @@ class KpiPipeline:
                 await self.dead_letter(rejection, message)
             for ev in events:
                 owner = brand_partition(ev["brand"], partitions)
-                if owner == message.partition:
-                    valid.append(ev)
+                if owner == message.partition or owner in owned:
+                    valid.append(ev)  # this worker holds the brand: count it here
                 else:
                     forward.setdefault((owner, ev["brand"]), []).append(codec.dumps(ev))
         self.metrics.messages.inc(len(batch))
@@ -119,6 +120,11 @@ class KpiPipeline:
                 detail = f"event time {ev['ts']:.3f} is ahead of the wall clock"
                 rejected.append(Rejection("future", detail, codec.dumps(ev), ev["brand"]))
         return kept, rejected
+
+    def owned_partitions(self) -> set[int]:
+        """Partitions of the events topic assigned to this worker now."""
+        topic = self.settings.events_topic
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
     def partition_count(self) -> int:
         """Partitions of the events topic as the broker reports them (settings as fallback)."""
@@ -228,11 +234,7 @@ class KpiPipeline:
         copy of the state stays in memory.
         """
         partitions = self.partition_count()
-        owned = {
-            tp.partition
-            for tp in self.app.consumer.assignment()
-            if tp.topic == self.settings.events_topic
-        }
+        owned = self.owned_partitions()
 
         def mine(brand: str) -> bool:
             return brand_partition(brand, partitions) in owned

@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 
 from socialpulse.streams.producer import EventProducer, SyncEventProducer
 from socialpulse.streams.validation import Invalid
-from tests.integration.conftest import Samples, Stack, kpi, value
+from tests.integration.conftest import Samples, Stack, free_port, kpi, value
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +249,46 @@ def test_sync_producer_from_plain_code(stack: Stack) -> None:
     s = stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "syncco") == 25)
     assert kpi(s, "socialpulse_engagements", "syncco") == 25
     assert value(s, "socialpulse_events_forwarded_total") == 0
+
+
+def test_two_workers_split_brands_and_forward_unkeyed_events(stack: Stack) -> None:
+    """Each brand lives on exactly one worker; an unkeyed event that lands on the other
+    worker's partition is forwarded, and every brand's figures stay exact."""
+    stack.start_worker()
+    second_port = free_port()
+    stack.start_worker(SOCIALPULSE_WEB_PORT=str(second_port))
+    ports = [stack.web_port, second_port]
+
+    def assigned(port: int) -> bool:
+        return any(name == "socialpulse_brands" for (name, _), _v in stack.scrape(port).items())
+
+    assert all(assigned(p) for p in ports)
+    time.sleep(8)  # let the rebalance that the second worker started settle
+    now = time.time()
+    brands = [f"brand{i}" for i in range(12)]
+    librdkafka_send(
+        stack,
+        [
+            dumps(ev(f"{b}-{n}", "impression", now - n, brand=b, count=n + 1))
+            for b in brands
+            for n in range(5)
+        ],
+    )  # 1 + 2 + 3 + 4 + 5 = 15 impressions per brand, unkeyed
+
+    def merged() -> dict[str, list[float]]:
+        seen: dict[str, list[float]] = {}
+        for port in ports:
+            for b in brands:
+                v = kpi(stack.scrape(port), "socialpulse_impressions", b)
+                if v is not None:
+                    seen.setdefault(b, []).append(v)
+        return seen
+
+    deadline = time.time() + 60
+    while time.time() < deadline and merged() != {b: [15.0] for b in brands}:
+        time.sleep(1)
+    assert merged() == {b: [15.0] for b in brands}  # each brand on one worker, exact
+    forwarded = sum(
+        value(stack.scrape(p), "socialpulse_events_forwarded_total") or 0 for p in ports
+    )
+    assert forwarded > 0
