@@ -1,1 +1,3 @@
-"""placeholder"""
+"""socialpulse.streams: the event contract (EVENTS.md), its codec and validation, topics,
+the producer SDK (``producer.EventProducer``), and the producers built on it (the
+synthetic generator and file replay)."""

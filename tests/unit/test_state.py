@@ -156,6 +156,20 @@ def _window_snapshot(state: KpiState) -> dict:
     }
 
 
+def sorted_and_shuffled(
+    events: list[dict], rnd: random.Random, batch: int
+) -> tuple[KpiState, KpiState]:
+    """The same events applied in time order in one batch, and shuffled in small batches."""
+    ordered = KpiState(allowed_lateness=600)
+    ordered.apply([validate_event(dict(e)) for e in sorted(events, key=lambda e: e["ts"])])
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    batched = KpiState(allowed_lateness=600)
+    for i in range(0, len(shuffled), batch):
+        batched.apply([validate_event(dict(e)) for e in shuffled[i : i + batch]])
+    return ordered, batched
+
+
 event_lists = st.lists(
     st.tuples(
         st.integers(0, 599),  # seconds behind the latest event: always within lateness
@@ -177,13 +191,7 @@ def test_any_order_and_any_batching_give_the_same_kpis(raw, rnd, batch) -> None:
         {"id": f"e{i}", "ts": base - back, "brand": b, "kind": k, "platform": p, "count": n}
         for i, (back, k, b, p, n) in enumerate(raw)
     ]
-    sorted_state = KpiState(allowed_lateness=600)
-    sorted_state.apply([validate_event(dict(e)) for e in sorted(events, key=lambda e: e["ts"])])
-    shuffled = list(events)
-    rnd.shuffle(shuffled)
-    batched_state = KpiState(allowed_lateness=600)
-    for i in range(0, len(shuffled), batch):
-        batched_state.apply([validate_event(dict(e)) for e in shuffled[i : i + batch]])
+    sorted_state, batched_state = sorted_and_shuffled(events, rnd, batch)
     assert _window_snapshot(batched_state) == _window_snapshot(sorted_state)
 
 
@@ -300,11 +308,5 @@ def test_every_exported_kpi_is_the_same_in_any_order_and_batching(raw, rnd, batc
         if kind in ("followers", "conversion"):
             e["value"] = 1000.0 + i
         events.append(e)
-    ordered = KpiState(allowed_lateness=600)
-    ordered.apply([validate_event(dict(e)) for e in sorted(events, key=lambda e: e["ts"])])
-    shuffled = list(events)
-    rnd.shuffle(shuffled)
-    batched = KpiState(allowed_lateness=600)
-    for i in range(0, len(shuffled), batch):
-        batched.apply([validate_event(dict(e)) for e in shuffled[i : i + batch]])
+    ordered, batched = sorted_and_shuffled(events, rnd, batch)
     assert _exported(batched) == _exported(ordered)
