@@ -276,6 +276,10 @@ class KpiState:
             bs = self.brands[brand]
             wm = bs.wm_minute
             assert wm is not None
+            if minute <= wm - MAX_WINDOW_MINUTES:
+                # evicted while this batch ran (a pending distinct-count move out of an old
+                # minute): outside every window, so nothing to count and no bucket to revive
+                continue
             if minute not in bs.buckets and minute <= wm - self.compact_age:
                 # a distinct count leaving a compacted minute: it leaves the coarse bucket
                 start = minute - minute % COARSE
@@ -286,10 +290,8 @@ class KpiState:
                     continue
             bucket = bs.buckets.setdefault(minute, {})
             _add(bucket.setdefault(group, zero()), vec)
-            wm_minute = bs.wm_minute
-            assert wm_minute is not None
             for window, width in WINDOWS.items():
-                if minute > wm_minute - width:
+                if minute > wm - width:
                     _add(bs.totals[window].setdefault(group, zero()), vec)
             result.touched.add((brand, minute))
             result.brands.add(brand)

@@ -310,3 +310,14 @@ def test_every_exported_kpi_is_the_same_in_any_order_and_batching(raw, rnd, batc
         events.append(e)
     ordered, batched = sorted_and_shuffled(events, rnd, batch)
     assert _exported(batched) == _exported(ordered)
+
+
+def test_a_move_out_of_a_minute_evicted_in_the_same_batch_revives_no_bucket() -> None:
+    state = KpiState()
+    state.apply([ev("a", T, author={"id": "v"})])
+    # one batch: v is seen again 2 minutes later (a pending move out of minute M), then the
+    # watermark jumps past 24h and evicts minute M before the batch's deltas are applied
+    state.apply([ev("b", T + 120, author={"id": "v"}), ev("jump", T + 1441 * 60)])
+    bs = state.brands["acme"]
+    assert all(m > M for m in bs.buckets)
+    assert bs.totals["24h"][(ALL, ALL)][C.reach] == 1  # v, last seen at minute M + 2
