@@ -1,12 +1,13 @@
 """The ``socialpulse`` command: Faust's command line for the app, plus socialpulse's own.
 
 Faust gives ``worker``, ``send``, ``tables``, ``agents``, ``model``...; this module adds
-``broker``, ``generate``, ``replay`` and ``demo``.
+``broker``, ``generate``, ``replay``, ``demo`` and ``score-text``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,45 @@ def build_commands(settings: Settings) -> list[click.Command]:
         if code:
             sys.exit(code)
 
-    return [broker, generate, replay, demo]
+    @click.command("score-text")
+    @click.option(
+        "--lang", default=None, help="Language of every line (BCP 47, e.g. fa); default: detect."
+    )
+    @click.option("--echo", is_flag=True, default=False, help="Repeat each text in its output.")
+    @click.option("--quiet", is_flag=True, default=False, help="No progress line.")
+    def score_text(lang: str | None, echo: bool, quiet: bool) -> None:
+        """Score texts from stdin, one per line: one JSON line each with sentiment and lang.
+
+        \b
+        Example:
+          echo 'Świetna obsługa, polecam!' | socialpulse score-text
+          {"sentiment":0.8356,"lang":"pl","lang_confidence":0.9649,"supported":true,...}
+        """
+        from socialpulse.streams.enrich.language import ModelMissing
+        from socialpulse.streams.enrich.score_text import score_lines
+
+        if lang is not None and not re.fullmatch(r"[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*", lang):
+            raise click.BadParameter(f"{lang!r} is not a BCP 47 tag such as fa or pt-BR")
+        stdin = click.get_binary_stream("stdin")
+        interactive = sys.stdin.isatty()
+        if interactive and not quiet:
+            click.echo("type or paste texts, one per line; Ctrl-D ends", err=True)
+        err = None if quiet or interactive or not sys.stderr.isatty() else sys.stderr
+        try:
+            score_lines(
+                stdin,
+                click.get_binary_stream("stdout"),
+                lang=lang,
+                echo=echo,
+                err=err,
+                interactive=interactive,
+            )
+        except ModelMissing as exc:
+            raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:
+            sys.stderr.close()  # `| head` closed the pipe: stop quietly
+
+    return [broker, generate, replay, demo, score_text]
 
 
 def _run(coro: Any) -> Any:

@@ -75,6 +75,27 @@ class Metrics:
             "Scrapes of /metrics that failed (the worker logs why).",
             registry=registry,
         )
+        self.enrichment_seconds = Histogram(
+            "socialpulse_enrichment_seconds",
+            "Time to enrich one event with text: clean, hashtags, language, sentiment.",
+            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1),
+            registry=registry,
+        )
+        self.texts_scored = Counter(
+            "socialpulse_texts_scored",
+            "Texts whose sentiment socialpulse scored, by language and method: lexicon "
+            "(the language has one) or emoji (emoji and emoticons only).",
+            ["lang", "method"],
+            registry=registry,
+        )
+        self.enriched = Counter(
+            "socialpulse_enriched_fields",
+            "Fields the enrichment filled in because the producer left them out.",
+            ["field"],
+            registry=registry,
+        )
+        for name in ("sentiment", "lang", "hashtags"):
+            self.enriched.labels(name)
         self.brands = Gauge(
             "socialpulse_brands",
             "Brands whose KPI state this worker holds.",

@@ -25,6 +25,7 @@ from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import BatchResult, KpiState
 from socialpulse.streams import codec
+from socialpulse.streams.enrich.enricher import Enricher
 from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.validation import Event, Rejection, decode_message
 
@@ -49,6 +50,7 @@ class KpiPipeline:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        self.enricher = Enricher() if settings.enrich else None
         self.state = KpiState(
             allowed_lateness=settings.allowed_lateness,
             platform_cap=settings.platform_cap,
@@ -96,6 +98,8 @@ class KpiPipeline:
         valid, future = self._split_future(valid)
         for rejection in future:
             await self.dead_letter(rejection, None)
+        if self.enricher is not None:
+            self._enrich(valid)
         result = self.state.apply(valid)
         for ev in result.late:
             detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
@@ -105,6 +109,20 @@ class KpiPipeline:
         await self._forward(forward)
         self.metrics.batch_events.observe(len(result.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def _enrich(self, events: list[Event]) -> None:
+        """Language, sentiment and hashtags for the events with text that lack them."""
+        texts = [ev for ev in events if "text" in ev]
+        if not texts or self.enricher is None:
+            return
+        report = self.enricher.enrich(texts)
+        observe = self.metrics.enrichment_seconds.observe
+        for seconds in report.seconds:
+            observe(seconds)
+        for (lang, method), n in report.scored.items():
+            self.metrics.texts_scored.labels(lang, method).inc(n)
+        for name, n in report.filled.items():
+            self.metrics.enriched.labels(name).inc(n)
 
     def _split_future(self, events: list[Event]) -> tuple[list[Event], list[Rejection]]:
         """Keep events whose time is not ahead of the wall clock by more than max_future."""

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     session_timeout: float = Field(
         10.0, gt=0, description="Kafka consumer session timeout (seconds); see README."
     )
+    enrich: bool = Field(
+        True,
+        description=(
+            "Detect language, score sentiment and extract hashtags for events with `text` "
+            "that lack them."
+        ),
+    )
     store: str = Field("memory://", description="Faust table store URL.")
     timezone: str = Field(
         "UTC", description="IANA time zone of the best-time-to-post hours, e.g. Europe/Warsaw."

@@ -1,6 +1,6 @@
 """Worker throughput on the embedded broker: events/s with envelopes and with single events.
 
-    python bench/throughput.py --events 200000
+    python bench/throughput.py --events 200000 [--text-share 0.1]
 
 Starts `socialpulse broker` and `socialpulse worker` on free ports, fills the events topic
 with generated events (sent with aiokafka as fast as the broker takes them),
@@ -84,13 +84,15 @@ async def fill(bootstrap: str, topic: str, events: list[dict], envelope: int) ->
     return messages
 
 
-def measure(bootstrap: str, events: list[dict], envelope: int, workdir: str) -> tuple[float, int]:
+def measure(
+    bootstrap: str, events: list[dict], envelope: int, workdir: str, **extra_env: str
+) -> tuple[float, int]:
     """Events/s from the moment the topic starts filling until the worker counted them all.
 
     The worker is started and ready (partitions assigned) first; the time includes
     producing, so the figure is a lower bound on the worker's rate.
     """
-    tag = f"b{envelope}-{os.getpid()}"
+    tag = f"b{envelope}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     web = free_port()
     env = dict(
         os.environ,
@@ -100,6 +102,7 @@ def measure(bootstrap: str, events: list[dict], envelope: int, workdir: str) -> 
         SOCIALPULSE_EVENTS_TOPIC=f"ev-{tag}",
         SOCIALPULSE_DLQ_TOPIC=f"dlq-{tag}",
         SOCIALPULSE_ALERTS_TOPIC=f"al-{tag}",
+        **extra_env,
     )
     asyncio.run(ensure_topics(bootstrap, {f"ev-{tag}": 4}))
     log_path = os.path.join(workdir, f"{tag}.log")
@@ -128,12 +131,34 @@ def measure(bootstrap: str, events: list[dict], envelope: int, workdir: str) -> 
         worker.wait(30)
 
 
+def with_text_share(events: list[dict], share: float) -> list[dict]:
+    """The events with text on ``share`` of them and no producer sentiment, lang or hashtags.
+
+    Texts are the generator's own (seven languages, emoji, hashtags), spread evenly.
+    """
+    pool = [ev["text"] for ev in events if ev.get("text")]
+    step = max(1, round(1 / share)) if share > 0 else 0
+    out = []
+    for i, ev in enumerate(events):
+        ev = {k: v for k, v in ev.items() if k not in ("text", "sentiment", "lang", "hashtags")}
+        if step and i % step == 0:
+            ev["text"] = pool[(i // step) % len(pool)]
+        out.append(ev)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--single", type=int, default=50_000, help="events for the single-event run")
+    ap.add_argument(
+        "--text-share",
+        type=float,
+        default=0.1,
+        help="share of events with text (to be scored) in the enrichment rows; 0 skips them",
+    )
     args = ap.parse_args()
     stream = SyntheticStream(seed=7, brands=6)
     now = time.time()
@@ -153,6 +178,18 @@ def main() -> int:
                 f"envelopes of 500: {rate:,.0f} events/s",
                 f"({len(events):,} events, {messages:,} messages)",
             )
+            if args.text_share > 0:
+                texty = with_text_share(events, args.text_share)
+                share = f"{args.text_share:.0%} with text"
+                for enrich in ("true", "false"):
+                    rate, messages = measure(
+                        f"127.0.0.1:{port}", texty, 500, workdir, SOCIALPULSE_ENRICH=enrich
+                    )
+                    label = "enrichment on: " if enrich == "true" else "enrichment off:"
+                    print(
+                        f"envelopes of 500, {share}, {label} {rate:,.0f} events/s",
+                        f"({len(texty):,} events, {messages:,} messages)",
+                    )
             single = events[: args.single]
             rate, messages = measure(f"127.0.0.1:{port}", single, 1, workdir)
             print(

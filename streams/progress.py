@@ -17,8 +17,10 @@ class Progress:
         *,
         stream: TextIO | None = None,
         interval: float = 0.5,
+        unit: str = "events",
     ) -> None:
         self.label = label
+        self.unit = unit
         self.total = total
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
@@ -40,7 +42,7 @@ class Progress:
             head = f"{self.label} [{bar:<30}] {frac:6.1%}"
         else:
             head = f"{self.label} {elapsed:6.1f}s"
-        line = f"{head} {events:,} events {rate:,.0f}/s {extra}".rstrip()
+        line = f"{head} {events:,} {self.unit} {rate:,.0f}/s {extra}".rstrip()
         if self.tty:
             self.stream.write("\r\x1b[2K" + line)
         else:

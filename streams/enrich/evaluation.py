@@ -1,0 +1,110 @@
+"""Accuracy of the enrichment on a labelled set: sign of the sentiment, and the language.
+
+A labelled set is JSON lines with ``text``, ``lang`` (the language it is written in) and
+``label`` (``pos`` or ``neg``). A text counts as right when its sentiment has the label's
+sign beyond the polarity threshold (±0.05, as ``socialpulse_sentiment_events`` splits them);
+a neutral score for a labelled text counts as wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from socialpulse.streams.enrich.enricher import Enricher
+
+POLARITY: dict[str, int] = {"pos": 1, "neg": -1}
+THRESHOLD = 0.05
+
+
+@dataclass
+class LanguageResult:
+    texts: int = 0
+    sign_right: int = 0  # language detected, as in production
+    sign_right_given: int = 0  # language given by the producer
+    neutral: int = 0
+    lang_right: int = 0
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def sign_accuracy(self) -> float:
+        return self.sign_right / self.texts if self.texts else 0.0
+
+    @property
+    def sign_accuracy_given(self) -> float:
+        return self.sign_right_given / self.texts if self.texts else 0.0
+
+    @property
+    def lang_accuracy(self) -> float:
+        return self.lang_right / self.texts if self.texts else 0.0
+
+
+def load_labelled(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not {"text", "lang", "label"} <= row.keys() or row["label"] not in POLARITY:
+            raise ValueError(f"{path}:{number}: expected text, lang and label pos/neg")
+        rows.append(row)
+    return rows
+
+
+def _right(sentiment: float, label: str) -> bool:
+    return sentiment * POLARITY[label] > THRESHOLD
+
+
+def evaluate(
+    rows: Iterable[dict[str, Any]], enricher: Enricher | None = None
+) -> dict[str, LanguageResult]:
+    """Per-language results for labelled rows."""
+    enricher = enricher or Enricher()
+    results: dict[str, LanguageResult] = {}
+    for row in rows:
+        res = results.setdefault(row["lang"], LanguageResult())
+        detected = enricher.analyse(row["text"])
+        given = enricher.analyse(row["text"], row["lang"])
+        res.texts += 1
+        res.sign_right += _right(detected.sentiment, row["label"])
+        res.sign_right_given += _right(given.sentiment, row["label"])
+        res.neutral += abs(given.sentiment) <= THRESHOLD
+        res.lang_right += detected.lang == row["lang"]
+        if not _right(given.sentiment, row["label"]):
+            res.misses.append({**row, "sentiment": given.sentiment})
+    return results
+
+
+def throughput(texts: list[str], enricher: Enricher | None = None, rounds: int = 5) -> float:
+    """Texts per second through ``Enricher.enrich`` (clean, hashtags, language, sentiment)."""
+    enricher = enricher or Enricher()
+    enricher.analyse(texts[0])  # load the model and lexicons outside the timing
+    events = [[{"text": t} for t in texts] for _ in range(rounds)]
+    started = time.perf_counter()
+    for batch in events:
+        enricher.enrich(batch)
+    return len(texts) * rounds / (time.perf_counter() - started)
+
+
+def table(results: dict[str, LanguageResult]) -> str:
+    lines = [
+        "lang  texts  sign acc (detected lang)  sign acc (given lang)  neutral  lang acc",
+    ]
+    for lang, r in sorted(results.items()):
+        lines.append(
+            f"{lang:<5} {r.texts:>5}  {r.sign_accuracy:>24.1%}  {r.sign_accuracy_given:>21.1%}"
+            f"  {r.neutral:>7}  {r.lang_accuracy:>8.1%}"
+        )
+    total = sum(r.texts for r in results.values())
+    if total:
+        right = sum(r.sign_right for r in results.values())
+        lang_right = sum(r.lang_right for r in results.values())
+        lines.append(
+            f"all   {total:>5}  {right / total:>24.1%}  {'':>21}  {'':>7}  "
+            f"{lang_right / total:>8.1%}"
+        )
+    return "\n".join(lines)

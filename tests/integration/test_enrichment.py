@@ -1,0 +1,81 @@
+"""Enrichment end to end: an outside producer's texts are scored, tagged and counted."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.conftest import Samples, Stack, kpi, value
+from tests.integration.test_pipeline import dumps, ev, librdkafka_send
+
+pytestmark = pytest.mark.integration
+
+
+def polarity(samples: Samples, name: str, brand: str = "acme") -> float | None:
+    return value(
+        samples,
+        "socialpulse_sentiment_events",
+        brand=brand,
+        platform="all",
+        campaign="all",
+        window="1h",
+        polarity=name,
+    )
+
+
+def text_events(now: float) -> list[dict]:
+    return [
+        # nothing but text: language, sentiment and hashtags are filled in
+        ev("m1", "mention", now - 9, text="Nie polecam, masakra! #skandal"),
+        # language given: kept, and used for scoring
+        ev("m2", "mention", now - 8, text="Świetna obsługa, polecam! 😍", lang="pl"),
+        # sentiment given: kept, although the text reads negative
+        ev("m3", "comment", now - 7, text="terrible", sentiment=0.8),
+        ev("m4", "comment", now - 6, text="خیلی عالی بود ممنون #خرید"),
+        ev("m5", "mention", now - 5, text="C'est vraiment nul 👎", hashtags=[]),
+    ]
+
+
+def test_texts_are_enriched_and_counted(stack: Stack) -> None:
+    stack.start_worker()
+    now = time.time()
+    values = [dumps(e) for e in text_events(now)]
+    values.append(dumps([ev(f"i{n}", "impression", now - 4, count=5) for n in range(200)]))
+    librdkafka_send(stack, values)
+    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_impressions", "acme") or 0) >= 1000)
+    assert kpi(samples, "socialpulse_impressions", "acme") == 1000
+    assert kpi(samples, "socialpulse_mentions", "acme") == 3
+    # m2, m3 (given), m4 positive; m1 and m5 (emoji only: French has no lexicon) negative
+    assert polarity(samples, "positive") == 3
+    assert polarity(samples, "negative") == 2
+    assert polarity(samples, "neutral") == 0
+    scored = {
+        (dict(labels)["lang"], dict(labels)["method"]): v
+        for (name, labels), v in samples.items()
+        if name == "socialpulse_texts_scored_total"
+    }
+    assert scored == {("pl", "lexicon"): 2, ("fa", "lexicon"): 1, ("fr", "emoji"): 1}
+    filled = {
+        dict(labels)["field"]: v
+        for (name, labels), v in samples.items()
+        if name == "socialpulse_enriched_fields_total"
+    }
+    # sentiment: m1 m2 m4 m5; lang: m1 m3 m4 m5; hashtags: m1 m4 (m5 said it has none)
+    assert filled == {"sentiment": 4, "lang": 4, "hashtags": 2}
+    assert value(samples, "socialpulse_enrichment_seconds_count") == 5
+    for tag in ("skandal", "خرید"):
+        assert any(
+            name == "socialpulse_top_hashtag_mentions" and ("hashtag", tag) in labels
+            for (name, labels) in samples
+        ), tag
+
+
+def test_enrichment_can_be_switched_off(stack: Stack) -> None:
+    stack.start_worker(SOCIALPULSE_ENRICH="false")
+    now = time.time()
+    librdkafka_send(stack, [dumps(e) for e in text_events(now)])
+    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_mentions", "acme") or 0) >= 3)
+    assert kpi(samples, "socialpulse_mentions", "acme") == 3
+    assert polarity(samples, "positive") == 1  # only m3's own sentiment
+    assert value(samples, "socialpulse_enrichment_seconds_count") == 0
