@@ -44,15 +44,28 @@ class LanguageResult:
 
 
 def load_labelled(path: Path) -> list[dict[str, Any]]:
+    """The rows of a labelled set; ``label`` is ``pos``, ``neg`` or ``neu``."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         row = json.loads(line)
-        if not {"text", "lang", "label"} <= row.keys() or row["label"] not in POLARITY:
-            raise ValueError(f"{path}:{number}: expected text, lang and label pos/neg")
+        if not {"text", "lang", "label"} <= row.keys() or row["label"] not in (*POLARITY, "neu"):
+            raise ValueError(f"{path}:{number}: expected text, lang and label pos/neg/neu")
         rows.append(row)
     return rows
+
+
+def language_accuracy(
+    rows: Iterable[dict[str, Any]], enricher: Enricher | None = None
+) -> dict[str, tuple[int, int]]:
+    """Per language: (texts, texts whose detected language is the labelled one)."""
+    enricher = enricher or Enricher()
+    out: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        texts, right = out.get(row["lang"], (0, 0))
+        out[row["lang"]] = (texts + 1, right + (enricher.analyse(row["text"]).lang == row["lang"]))
+    return out
 
 
 def _right(sentiment: float, label: str) -> bool:
@@ -62,10 +75,12 @@ def _right(sentiment: float, label: str) -> bool:
 def evaluate(
     rows: Iterable[dict[str, Any]], enricher: Enricher | None = None
 ) -> dict[str, LanguageResult]:
-    """Per-language results for labelled rows."""
+    """Per-language results for the rows labelled ``pos`` or ``neg``."""
     enricher = enricher or Enricher()
     results: dict[str, LanguageResult] = {}
     for row in rows:
+        if row["label"] not in POLARITY:
+            continue
         res = results.setdefault(row["lang"], LanguageResult())
         detected = enricher.analyse(row["text"])
         given = enricher.analyse(row["text"], row["lang"])

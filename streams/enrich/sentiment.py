@@ -71,7 +71,7 @@ def english_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
             if not term or not any(ch.isalpha() for ch in term):
                 continue
             word = match_form(term)
-            if word not in lex.words and not lex.is_negator(word):
+            if word not in lex.words and word not in lex.boosters and not lex.is_negator(word):
                 lex.words[word] = float(rest.partition("\t")[0])
     return lex
 
@@ -190,12 +190,13 @@ class SentimentScorer:
         if not any(valences):
             return 0.0
         contrast = max((k for k in range(n) if tokens[k] in lex.contrast), default=-1)
+        flipped = _negated(lex, negators, valences, clauses)
         total = 0.0
         for k, value in enumerate(valences):
             if not value:
                 continue
             value += _boost(lex, tokens, k, value)
-            if _negated(lex, negators, clauses, k):
+            if k in flipped:
                 value *= NEGATION_SCALAR
             if contrast >= 0:
                 value *= CONTRAST_BEFORE if k < contrast else CONTRAST_AFTER
@@ -222,12 +223,30 @@ def _boost(lex: Lexicon, tokens: list[str], k: int, value: float) -> float:
     return boost if value > 0 else -boost
 
 
-def _negated(lex: Lexicon, negators: list[bool], clauses: list[int], k: int) -> bool:
-    clause = clauses[k]
-    for j in range(max(0, k - lex.negate_before), k):
-        if negators[j] and clauses[j] == clause:
-            return True
-    for j in range(k + 1, min(len(negators), k + 1 + lex.negate_after)):
-        if negators[j] and clauses[j] == clause:
-            return True
-    return False
+def _negated(
+    lex: Lexicon, negators: list[bool], valences: list[float], clauses: list[int]
+) -> set[int]:
+    """The words the negators flip.
+
+    A negator flips the first scored word after it, within ``negate_before`` words of its
+    clause: "not good, bad" flips only "good", "didn't fix the problem" only "fix". In a
+    verb-final language, a negator with nothing scored after it flips the nearest scored
+    word before it, within ``negate_after`` words ("راضی نیستم", "gefällt mir nicht").
+    """
+    flipped: set[int] = set()
+    n = len(negators)
+    for j, negator in enumerate(negators):
+        if not negator:
+            continue
+        clause = clauses[j]
+        after = range(j + 1, min(n, j + 1 + lex.negate_before))
+        target = next((k for k in after if valences[k] and clauses[k] == clause), None)
+        if target is None and lex.negate_after:
+            before = range(j - 1, max(-1, j - 1 - lex.negate_after), -1)
+            target = next(
+                (k for k in before if valences[k] and clauses[k] == clause and k not in flipped),
+                None,
+            )
+        if target is not None:
+            flipped.add(target)
+    return flipped
