@@ -15,7 +15,7 @@ from tests.integration.conftest import CLI, Stack, free_port, kpi, scrape, value
 
 pytestmark = pytest.mark.integration
 
-COMMANDS = ["broker", "worker", "generate", "replay", "demo", "send", "tables"]
+COMMANDS = ["broker", "worker", "generate", "replay", "demo", "score-text", "send", "tables"]
 
 
 def run(
@@ -57,6 +57,45 @@ def test_broker_on_a_busy_port_is_a_clear_error(broker: str) -> None:
     result = run("broker", env=dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{broker}"))
     assert result.returncode != 0
     assert "already listens" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_score_text_writes_one_json_line_per_input_line() -> None:
+    texts = [
+        "Świetna obsługa, polecam! #super",
+        "خیلی بد بود #افتضاح",
+        "",
+        "الخدمة سيئة جدا ولن أعود",
+        "Dịch vụ quá tệ, tôi rất thất vọng",
+        "bad bytes \udcff and NUL \x00 survive",
+    ]
+    payload = "\n".join(texts).encode("utf-8", "surrogateescape")  # \udcff: a raw 0xff byte
+    result = subprocess.run(
+        [*CLI, "score-text", "--echo"], input=payload + b"\n", capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(rows) == len(texts)
+    assert [r["lang"] for r in rows[:5]] == ["pl", "fa", "und", "ar", "vi"]
+    assert rows[0]["sentiment"] > 0.3 and rows[0]["hashtags"] == ["super"]
+    assert all(r["sentiment"] < -0.3 for r in (rows[1], rows[3], rows[4]))
+    assert rows[1]["hashtags"] == ["افتضاح"] and rows[2]["sentiment"] == 0
+    assert all(r["supported"] for r in rows[:2]) and 0 < rows[0]["lang_confidence"] <= 1
+    assert rows[5]["text"].startswith("bad bytes")
+
+
+def test_score_text_with_a_given_language_and_a_bad_one() -> None:
+    result = subprocess.run(
+        [*CLI, "score-text", "--lang", "pl-PL"],
+        input="nie polecam\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    row = json.loads(result.stdout)
+    assert row["lang"] == "pl" and row["lang_confidence"] == 1.0 and row["sentiment"] < 0
+    result = run("score-text", "--lang", "not a tag")
+    assert result.returncode == 2
+    assert "BCP 47" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_generate_without_a_broker_is_a_clear_error() -> None:
