@@ -62,7 +62,8 @@ def test_language_detection_accuracy(capsys: pytest.CaptureFixture[str]) -> None
     total = sum(n for n, _ in acc.values())
     right = sum(r for _, r in acc.values())
     with capsys.disabled():
-        print(f"\nlanguage detection: {right}/{total} = {right / total:.1%} over {len(acc)} languages")
+        share = f"{right}/{total} = {right / total:.1%}"
+        print(f"\nlanguage detection: {share} over {len(acc)} languages")
         for lang, (n, r) in sorted(acc.items()):
             if r < n:
                 print(f"  {lang}: {r}/{n}")
