@@ -25,6 +25,7 @@ from typing import Final
 from socialpulse.streams.enrich.lexicon import (
     LEXICON_DIR,
     Lexicon,
+    Phrase,
     available_languages,
     load_lexicon,
 )
@@ -175,7 +176,7 @@ class SentimentScorer:
         while i < n:
             token = tokens[i]
             width = 1
-            for phrase, value, stem in lex.phrases.get(token, ()):
+            for phrase, value, stem in _phrases(lex, token):
                 size = len(phrase)
                 if i + size <= n and _phrase_at(tokens, i, phrase, stem):
                     valences[i] = value
@@ -204,10 +205,26 @@ class SentimentScorer:
         return total
 
 
+def _phrases(lex: Lexicon, token: str) -> list[Phrase]:
+    """Phrases that may start at ``token``: by the token itself, or with a clitic off it
+    ("ومحدش بيرد" starts "محدش بيرد")."""
+    found = lex.phrases.get(token)
+    if found is not None or not lex.clitics:
+        return found or []
+    for clitic in lex.clitics:
+        if token.startswith(clitic):
+            found = lex.phrases.get(token[len(clitic) :])
+            if found is not None:
+                return found
+    return []
+
+
 def _phrase_at(tokens: list[str], i: int, phrase: tuple[str, ...], stem: bool) -> bool:
     last = len(phrase) - 1
     for j, word in enumerate(phrase):
         token = tokens[i + j]
+        if j == 0:
+            continue  # matched by _phrases, perhaps with a clitic off
         if token != word and not (stem and j == last and token.startswith(word)):
             return False
     return True
