@@ -96,6 +96,11 @@ class Metrics:
         )
         for name in ("sentiment", "lang", "hashtags"):
             self.enriched.labels(name)
+        self.enrichment_failures = Counter(
+            "socialpulse_enrichment_failures",
+            "Batches whose helper process failed; they were enriched in the worker instead.",
+            registry=registry,
+        )
         self.brands = Gauge(
             "socialpulse_brands",
             "Brands whose KPI state this worker holds.",

@@ -21,11 +21,12 @@ from typing import Any
 import faust
 from faust.types import EventT, Message, TableT
 
+from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import BatchResult, KpiState
 from socialpulse.streams import codec
-from socialpulse.streams.enrich.enricher import Enricher
+from socialpulse.streams.enrich.enricher import wants_enrichment
 from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.validation import Event, Rejection, decode_message
 
@@ -50,7 +51,11 @@ class KpiPipeline:
         self.app = app
         self.settings = settings
         self.metrics = metrics
-        self.enricher = Enricher() if settings.enrich else None
+        self.enrichment = (
+            EnrichmentStage(metrics, processes=settings.enrich_processes)
+            if settings.enrich
+            else None
+        )
         self.state = KpiState(
             allowed_lateness=settings.allowed_lateness,
             platform_cap=settings.platform_cap,
@@ -98,31 +103,31 @@ class KpiPipeline:
         valid, future = self._split_future(valid)
         for rejection in future:
             await self.dead_letter(rejection, None)
-        if self.enricher is not None:
-            self._enrich(valid)
-        result = self.state.apply(valid)
+        texts = [ev for ev in valid if wants_enrichment(ev)] if self.enrichment else []
+        if self.enrichment is not None and texts:
+            # the texts go to the helper process; the other events are counted meanwhile
+            pending = self.enrichment.start(texts)
+            waiting = {id(ev) for ev in texts}
+            accepted = await self._apply([ev for ev in valid if id(ev) not in waiting], partitions)
+            await self.enrichment.finish(pending)
+            accepted += await self._apply(texts, partitions)
+        else:
+            accepted = await self._apply(valid, partitions)
+        await self._forward(forward)
+        self.metrics.batch_events.observe(accepted)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def _apply(self, events: list[Event], partitions: int) -> int:
+        """Count events into the KPI state, dead-letter the late ones, persist the change."""
+        if not events:
+            return 0
+        result = self.state.apply(events)
         for ev in result.late:
             detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
             await self.dead_letter(Rejection("late", detail, codec.dumps(ev), ev["brand"]), None)
         self._count(result)
         self._persist(result, partitions)
-        await self._forward(forward)
-        self.metrics.batch_events.observe(len(result.accepted))
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
-
-    def _enrich(self, events: list[Event]) -> None:
-        """Language, sentiment and hashtags for the events with text that lack them."""
-        texts = [ev for ev in events if "text" in ev]
-        if not texts or self.enricher is None:
-            return
-        report = self.enricher.enrich(texts)
-        observe = self.metrics.enrichment_seconds.observe
-        for seconds in report.seconds:
-            observe(seconds)
-        for (lang, method), n in report.scored.items():
-            self.metrics.texts_scored.labels(lang, method).inc(n)
-        for name, n in report.filled.items():
-            self.metrics.enriched.labels(name).inc(n)
+        return len(result.accepted)
 
     def _split_future(self, events: list[Event]) -> tuple[list[Event], list[Rejection]]:
         """Keep events whose time is not ahead of the wall clock by more than max_future."""

@@ -133,6 +133,15 @@ class Settings(BaseSettings):
             "that lack them."
         ),
     )
+    enrich_processes: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description=(
+            "Helper processes that enrich a batch's texts while the worker counts its other "
+            "events; 0 enriches in the worker itself."
+        ),
+    )
     store: str = Field("memory://", description="Faust table store URL.")
     timezone: str = Field(
         "UTC", description="IANA time zone of the best-time-to-post hours, e.g. Europe/Warsaw."

@@ -45,6 +45,16 @@ class BatchReport:
     filled: Counter[str] = field(default_factory=Counter)  # field name
 
 
+FIELDS = ("lang", "sentiment", "hashtags")
+
+
+def wants_enrichment(ev: dict[str, Any]) -> bool:
+    """True when the event has text and lacks one of the fields enrichment fills."""
+    return bool(ev.get("text")) and (
+        ev.get("sentiment") is None or not ev.get("lang") or ev.get("hashtags") is None
+    )
+
+
 class Enricher:
     """Language detection, sentiment scoring and hashtag extraction for events and texts."""
 
@@ -103,3 +113,20 @@ class Enricher:
             report.texts += 1
             report.seconds.append(clock() - started)
         return report
+
+
+_PROCESS_ENRICHER: Enricher | None = None
+
+
+def enrich_copies(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], BatchReport]:
+    """Enrich events in a helper process: the fields filled per event, and the report."""
+    global _PROCESS_ENRICHER
+    if _PROCESS_ENRICHER is None:
+        _PROCESS_ENRICHER = Enricher()
+    before = [{name for name in FIELDS if ev.get(name) is not None} for ev in events]
+    report = _PROCESS_ENRICHER.enrich(events)
+    updates = [
+        {name: ev[name] for name in FIELDS if name not in had and ev.get(name) is not None}
+        for ev, had in zip(events, before, strict=True)
+    ]
+    return updates, report

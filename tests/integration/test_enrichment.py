@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +82,48 @@ def test_enrichment_can_be_switched_off(stack: Stack) -> None:
     assert kpi(samples, "socialpulse_mentions", "acme") == 3
     assert polarity(samples, "positive") == 1  # only m3's own sentiment
     assert value(samples, "socialpulse_enrichment_seconds_count") == 0
+
+
+def helpers(pid: int) -> list[int]:
+    """The worker's enrichment processes (multiprocessing's resource tracker aside)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.append(int(child))
+    return found
+
+
+POSITIVE = ["Świetna obsługa, polecam!", "Me encanta esta app", "خیلی عالی بود ممنون"]
+NEGATIVE = ["Nie polecam, masakra!", "Der Service ist eine Katastrophe", "الخدمة سيئة جدا"]
+
+
+def many_texts(prefix: str, now: float, n: int) -> list[bytes]:
+    batch = []
+    for i in range(n):
+        text = (POSITIVE if i % 2 else NEGATIVE)[i % 3]
+        batch.append(ev(f"{prefix}{i}", "mention", now - 5, text=text))
+    return [dumps(batch)]
+
+
+def test_big_batches_go_to_the_helper_process_which_may_die(stack: Stack) -> None:
+    worker = stack.start_worker()
+    now = time.time()
+    librdkafka_send(stack, many_texts("a", now, 400))
+    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_mentions", "acme") or 0) >= 400)
+    assert polarity(samples, "positive") == 200 and polarity(samples, "negative") == 200
+    first = helpers(worker.pid)
+    assert len(first) == 1, first  # the enrichment process
+    os.kill(first[0], signal.SIGKILL)
+    librdkafka_send(stack, many_texts("b", now, 400))
+    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_mentions", "acme") or 0) >= 800)
+    assert polarity(samples, "positive") == 400 and polarity(samples, "negative") == 400
+    assert value(samples, "socialpulse_enrichment_failures_total") == 1
+    assert value(samples, "socialpulse_enrichment_seconds_count") == 800
+    librdkafka_send(stack, many_texts("c", now, 400))
+    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_mentions", "acme") or 0) >= 1200)
+    assert polarity(samples, "negative") == 600
+    second = helpers(worker.pid)
+    assert len(second) == 1 and second != first  # a new helper
+    assert worker.poll() is None
