@@ -29,14 +29,14 @@ SEVEN = ("en", "fa", "ar", "pl", "vi", "es", "de")
 BARS: dict[str, dict[str, float]] = {
     "sentiment_posts.jsonl": dict.fromkeys(SEVEN, 0.95),
     "sentiment_dev.jsonl": dict.fromkeys(SEVEN, 0.90),
-    "sentiment_heldout.jsonl": {
-        "en": 0.70,
-        "fa": 0.60,
-        "ar": 0.70,
-        "pl": 0.60,
-        "vi": 0.70,
-        "es": 0.65,
-        "de": 0.75,
+    "sentiment_heldout.jsonl": {  # measured: 88 86 80 80 76 74 80 % (50 posts each)
+        "ar": 0.82,
+        "de": 0.80,
+        "en": 0.74,
+        "es": 0.74,
+        "fa": 0.70,
+        "pl": 0.68,
+        "vi": 0.74,
     },
 }
 
