@@ -103,6 +103,11 @@ def create_app(
             settings.web_port,
         )
 
+    @app.timer(5.0)
+    async def producers_silent() -> None:
+        """Brands whose producers stopped sending altogether (wall clock)."""
+        await app.pipeline.alerting.check_silence(app.pipeline.state.brands)
+
     @app.on_partitions_revoked.connect
     async def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = kwargs.get("revoked", args[0] if args else ())

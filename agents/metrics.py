@@ -101,6 +101,24 @@ class Metrics:
             "Batches whose helper process failed; they were enriched in the worker instead.",
             registry=registry,
         )
+        self.alert_firing = Gauge(
+            "socialpulse_alert_firing",
+            "1 while an alert of this brand and rule is firing, 0 once resolved.",
+            ["brand", "rule", "severity"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "socialpulse_alerts",
+            "Alert events (firing and resolved) by rule, severity and state.",
+            ["rule", "severity", "state"],
+            registry=registry,
+        )
+        self.alert_deliveries = Counter(
+            "socialpulse_alert_deliveries",
+            "Alert deliveries by notifier kind and outcome: sent, failed, dropped (queue full).",
+            ["notifier", "outcome"],
+            registry=registry,
+        )
         self.brands = Gauge(
             "socialpulse_brands",
             "Brands whose KPI state this worker holds.",

@@ -21,6 +21,7 @@ from typing import Any
 import faust
 from faust.types import EventT, Message, TableT
 
+from socialpulse.agents.alerting import AlertStage
 from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
@@ -56,6 +57,7 @@ class KpiPipeline:
             if settings.enrich
             else None
         )
+        self.alerting = AlertStage(app, settings, metrics, settings.load_file_config())
         self.state = KpiState(
             allowed_lateness=settings.allowed_lateness,
             platform_cap=settings.platform_cap,
@@ -73,6 +75,7 @@ class KpiPipeline:
         self.buckets.on_recover(self.restore)
         self._seen_keys: dict[tuple[str, int], list[bytes]] = {}
         self._sighting_keys: dict[tuple[str, int], list[bytes]] = {}
+        self._touched: set[str] = set()  # brands the current batch counted events for
         self._nonce = f"{os.getpid():x}{int(time.time() * 1000):x}"
         self._seq = 0
 
@@ -113,6 +116,8 @@ class KpiPipeline:
             accepted += await self._apply(texts, partitions)
         else:
             accepted = await self._apply(valid, partitions)
+        await self.alerting.evaluate(self._touched, self.state.brands)
+        self._touched = set()
         await self._forward(forward)
         self.metrics.batch_events.observe(accepted)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -127,6 +132,8 @@ class KpiPipeline:
             await self.dead_letter(Rejection("late", detail, codec.dumps(ev), ev["brand"]), None)
         self._count(result)
         self._persist(result, partitions)
+        self.alerting.observe(result.accepted)
+        self._touched.update(ev["brand"] for ev in result.accepted)
         return len(result.accepted)
 
     def _split_future(self, events: list[Event]) -> tuple[list[Event], list[Rejection]]:
@@ -293,6 +300,7 @@ class KpiPipeline:
         partitions = self.partition_count()
         brands = [b for b in self.state.brands if brand_partition(b, partitions) in gone]
         self.state.forget(brands)
+        self.alerting.forget(brands)
         for keys in (self._seen_keys, self._sighting_keys):
             for brand_minute in [k for k in keys if k[0] in set(brands)]:
                 del keys[brand_minute]

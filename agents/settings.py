@@ -45,6 +45,18 @@ class CampaignConfig(BaseModel):
 GOALS = ("awareness", "reputation", "community", "conversion", "leads", "service", "crisis")
 
 
+def _rule_limits(value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    from socialpulse.alerts.rules import RULES
+
+    for rule, limits in value.items():
+        if rule not in RULES:
+            raise ValueError(f"alerts: {rule!r} is not a rule ({', '.join(RULES)})")
+        unknown = set(limits) - {"above", "below"}
+        if unknown:
+            raise ValueError(f"alerts.{rule}: unknown keys {sorted(unknown)} (above, below)")
+    return value
+
+
 class BrandConfig(BaseModel):
     """Per-brand settings from the config file."""
 
@@ -52,6 +64,14 @@ class BrandConfig(BaseModel):
 
     goal: str | None = Field(None, description="One of GOALS: its headline KPIs lead the boards.")
     campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
+    alerts: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Fixed limits per rule: {rule: {above: x, below: y}}."
+    )
+
+    @field_validator("alerts")
+    @classmethod
+    def _known_rules(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return _rule_limits(value)
 
     @field_validator("goal")
     @classmethod
@@ -61,12 +81,44 @@ class BrandConfig(BaseModel):
         return value
 
 
+class AlertsConfig(BaseModel):
+    """The config file's ``alerts`` section: where alerts go, and detector tuning."""
+
+    model_config = {"extra": "forbid"}
+
+    notify: list[str] = Field(default_factory=list, description="Webhook or Apprise URLs.")
+    tuning: dict[str, float] = Field(default_factory=dict, description="Tuning overrides.")
+
+    @field_validator("tuning")
+    @classmethod
+    def _known_tuning(cls, value: dict[str, float]) -> dict[str, float]:
+        from dataclasses import fields
+
+        from socialpulse.alerts.rules import Tuning
+
+        known = {f.name for f in fields(Tuning)}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"alerts.tuning: unknown keys {sorted(unknown)}")
+        return value
+
+    @field_validator("notify")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        from socialpulse.alerts.notify import notifier_for
+
+        for url in value:
+            notifier_for(url)  # ValueError names the URL
+        return value
+
+
 class FileConfig(BaseModel):
     """The optional YAML/JSON config file named by ``SOCIALPULSE_CONFIG_FILE``."""
 
     model_config = {"extra": "allow"}
 
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     competitor_groups: dict[str, list[str]] = Field(default_factory=dict)
     objective_weights: dict[str, dict[str, float]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_OBJECTIVE_WEIGHTS.items()}
@@ -142,6 +194,14 @@ class Settings(BaseSettings):
             "events; 0 enriches in the worker itself."
         ),
     )
+    alert_notify: str = Field(
+        "",
+        description=(
+            "Comma-separated alert receivers: http(s) webhook URLs (JSON POST) and Apprise URLs "
+            "(slack://, mailto://, tgram://, msteams://, …), besides the config file's."
+        ),
+    )
+    alert_console: bool = Field(True, description="Log every alert event on the console.")
     store: str = Field("memory://", description="Faust table store URL.")
     timezone: str = Field(
         "UTC", description="IANA time zone of the best-time-to-post hours, e.g. Europe/Warsaw."

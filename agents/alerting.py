@@ -1,0 +1,86 @@
+"""The worker's alert stage: feeds the detectors, publishes and delivers their alerts.
+
+Alert events go to the ``social-alerts`` topic (key: the brand), to the
+``socialpulse_alert_firing`` gauge, and to every notifier through the dispatcher, whose
+queues never make the pipeline wait.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+
+from socialpulse.agents.metrics import Metrics
+from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.agents.state import BrandState
+from socialpulse.alerts.detector import AlertEngine
+from socialpulse.alerts.model import Alert
+from socialpulse.alerts.notify import ConsoleNotifier, Dispatcher, Notifier, notifier_for
+from socialpulse.alerts.rules import Tuning
+from socialpulse.streams import codec
+
+log = logging.getLogger("socialpulse.alerts")
+
+
+def notify_urls(settings: Settings, config: FileConfig) -> list[str]:
+    from_env = [u.strip() for u in settings.alert_notify.split(",") if u.strip()]
+    return [*from_env, *config.alerts.notify]
+
+
+class AlertStage:
+    def __init__(
+        self, app: faust.App, settings: Settings, metrics: Metrics, config: FileConfig
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        tuning = Tuning(**config.alerts.tuning)  # type: ignore[arg-type]
+        limits = {brand: bc.alerts for brand, bc in config.brands.items() if bc.alerts}
+        self.engine = AlertEngine(tuning, limits)
+        notifiers: list[Notifier] = [ConsoleNotifier()] if settings.alert_console else []
+        notifiers += [notifier_for(url) for url in notify_urls(settings, config)]
+        self.dispatcher = Dispatcher(notifiers, self._delivered)
+
+    def _delivered(self, kind: str, outcome: str) -> None:
+        self.metrics.alert_deliveries.labels(kind, outcome).inc()
+
+    def observe(self, events: Iterable[dict[str, Any]]) -> None:
+        self.engine.observe(events)
+
+    async def evaluate(self, brands: Iterable[str], states: dict[str, BrandState]) -> None:
+        for brand in brands:
+            bs = states.get(brand)
+            if bs is not None:
+                for alert in self.engine.evaluate(brand, bs):
+                    await self.publish(alert)
+
+    async def check_silence(self, states: dict[str, BrandState]) -> None:
+        for alert in self.engine.check_silence(states):
+            await self.publish(alert)
+
+    async def publish(self, alert: Alert) -> None:
+        body = alert.to_dict()
+        gauge = self.metrics.alert_firing.labels(alert.brand, alert.rule, alert.severity)
+        gauge.set(1 if alert.state == "firing" else 0)
+        self.metrics.alerts.labels(alert.rule, alert.severity, alert.state).inc()
+        try:
+            await self.app.producer.send(
+                self.settings.alerts_topic,
+                alert.brand.encode(),
+                codec.dumps(body),
+                None,
+                None,
+                None,
+            )
+        except Exception as exc:  # the topic being down must not stop counting
+            log.error(
+                "could not write alert %s to %s: %s", alert.id, self.settings.alerts_topic, exc
+            )
+        self.dispatcher.start()
+        self.dispatcher.submit(body)
+
+    def forget(self, brands: Iterable[str]) -> None:
+        self.engine.forget(brands)

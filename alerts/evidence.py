@@ -1,0 +1,98 @@
+"""The recent events of a brand that an alert shows, so a person sees why at a glance."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any
+
+KEEP = 1000  # recent notable events per brand
+TEXT_CHARS = 280
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    ts: float
+    id: str
+    platform: str
+    kind: str
+    text: str | None
+    author: str | None
+    followers: int
+    sentiment: float | None
+    hashtags: tuple[str, ...]
+
+
+def sighting(ev: dict[str, Any]) -> Sighting | None:
+    """The parts of an event worth showing, or None for an event without text or author."""
+    author = ev.get("author") or {}
+    text = ev.get("text")
+    if not text and not author:
+        return None
+    return Sighting(
+        ts=ev["ts"],
+        id=str(ev.get("id", "")),
+        platform=ev.get("platform", ""),
+        kind=ev["kind"],
+        text=text[:TEXT_CHARS] if text else None,
+        author=author.get("id"),
+        followers=int(author.get("followers") or 0),
+        sentiment=ev.get("sentiment"),
+        hashtags=tuple(ev.get("hashtags") or ()),
+    )
+
+
+class Evidence:
+    """A ring of each brand's recent notable events."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        self.keep = keep
+        self.rings: dict[str, deque[Sighting]] = {}
+
+    def add(self, brand: str, ev: dict[str, Any]) -> None:
+        seen = sighting(ev)
+        if seen is not None:
+            ring = self.rings.get(brand)
+            if ring is None:
+                ring = self.rings[brand] = deque(maxlen=self.keep)
+            ring.append(seen)
+
+    def summary(
+        self, brand: str, since: float, until: float, *, negative_only: bool = False, n: int = 5
+    ) -> dict[str, Any]:
+        """Sample events (most-followed first), top authors by followers, top hashtags."""
+        events = [
+            s
+            for s in self.rings.get(brand, ())
+            if since <= s.ts <= until
+            and (not negative_only or (s.sentiment is not None and s.sentiment < -0.05))
+        ]
+        events.sort(key=lambda s: s.followers, reverse=True)
+        authors: dict[str, int] = {}
+        for s in events:
+            if s.author and s.author not in authors:
+                authors[s.author] = s.followers
+        tags = Counter(tag.lower() for s in events for tag in s.hashtags)
+        return {
+            "events": len(events),
+            "samples": [
+                {
+                    "id": s.id,
+                    "platform": s.platform,
+                    "text": s.text,
+                    "author": s.author,
+                    "followers": s.followers,
+                    "sentiment": s.sentiment,
+                }
+                for s in events[:n]
+            ],
+            "top_authors": [
+                {"author": a, "followers": f}
+                for a, f in sorted(authors.items(), key=lambda kv: -kv[1])[:n]
+            ],
+            "top_hashtags": [{"hashtag": t, "events": c} for t, c in tags.most_common(n)],
+        }
+
+    def forget(self, brands: set[str]) -> None:
+        for brand in brands:
+            self.rings.pop(brand, None)
