@@ -1,7 +1,7 @@
 """The ``socialpulse`` command: Faust's command line for the app, plus socialpulse's own.
 
 Faust gives ``worker``, ``send``, ``tables``, ``agents``, ``model``...; this module adds
-``broker``, ``generate``, ``replay``, ``demo`` and ``score-text``.
+``broker``, ``generate``, ``replay``, ``demo``, ``score-text`` and ``alerts``.
 """
 
 from __future__ import annotations
@@ -196,7 +196,35 @@ def build_commands(settings: Settings) -> list[click.Command]:
         except BrokenPipeError:
             sys.stderr.close()  # `| head` closed the pipe: stop quietly
 
-    return [broker, generate, replay, demo, score_text]
+    @click.group()
+    def alerts() -> None:
+        """Crisis alerts: check where they are delivered."""
+
+    @alerts.command("test")
+    @click.argument("url")
+    @click.option("--brand", default="example-brand", show_default=True, help="Brand to name.")
+    def alerts_test(url: str, brand: str) -> None:
+        """Send a test alert to URL: an http(s) webhook or an Apprise URL (slack://, mailto://…).
+
+        \b
+        Examples:
+          socialpulse alerts test https://hooks.example.com/socialpulse
+          socialpulse alerts test 'slack://TokenA/TokenB/TokenC/#social'
+        """
+        from socialpulse.alerts.notify import NotifierError, notifier_for, sample_alert
+
+        try:
+            notifier = notifier_for(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="URL") from None
+        click.echo(f"sending a test alert to {notifier.target} ({notifier.kind}) …", err=True)
+        try:
+            asyncio.run(notifier.send(sample_alert(brand)))
+        except NotifierError as exc:
+            raise click.ClickException(f"delivery failed: {exc}") from None
+        click.echo("delivered")
+
+    return [broker, generate, replay, demo, score_text, alerts]
 
 
 def _run(coro: Any) -> Any:

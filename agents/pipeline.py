@@ -108,12 +108,17 @@ class KpiPipeline:
             await self.dead_letter(rejection, None)
         texts = [ev for ev in valid if wants_enrichment(ev)] if self.enrichment else []
         if self.enrichment is not None and texts:
-            # the texts go to the helper process; the other events are counted meanwhile
             pending = self.enrichment.start(texts)
-            waiting = {id(ev) for ev in texts}
-            accepted = await self._apply([ev for ev in valid if id(ev) not in waiting], partitions)
-            await self.enrichment.finish(pending)
-            accepted += await self._apply(texts, partitions)
+            if self._may_count_texts_last(valid):
+                # the texts go to the helper process; the other events are counted meanwhile
+                waiting = {id(ev) for ev in texts}
+                plain = [ev for ev in valid if id(ev) not in waiting]
+                accepted = await self._apply(plain, partitions)
+                await self.enrichment.finish(pending)
+                accepted += await self._apply(texts, partitions)
+            else:
+                await self.enrichment.finish(pending)
+                accepted = await self._apply(valid, partitions)
         else:
             accepted = await self._apply(valid, partitions)
         await self.alerting.evaluate(self._touched, self.state.brands)
@@ -121,6 +126,16 @@ class KpiPipeline:
         await self._forward(forward)
         self.metrics.batch_events.observe(accepted)
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def _may_count_texts_last(self, events: list[Event]) -> bool:
+        """Whether a batch's texts may be counted after its other events.
+
+        Only when the batch spans less event time than the allowed lateness: then counting
+        its other events first cannot push the watermark far enough to make a text late. A
+        replay or backfill batch spanning more is counted in order, after its texts.
+        """
+        stamps = [ev["ts"] for ev in events]
+        return max(stamps) - min(stamps) < self.settings.allowed_lateness
 
     async def _apply(self, events: list[Event], partitions: int) -> int:
         """Count events into the KPI state, dead-letter the late ones, persist the change."""

@@ -47,13 +47,14 @@ class Baseline:
             self.var = (1 - alpha) * (self.var + diff * incr)
         self.samples += 1
 
-    def observe(self, x: float, floor: float) -> None:
-        """Learn ``x`` unless it is an outlier (see the module's docstring)."""
-        if (
-            self.ready
-            and abs(x - self.mean) > 3 * self.std(floor)
-            and self.skipped < self.max_skips
-        ):
+    def observe(self, x: float, floor: float, max_ratio: float | None = None) -> None:
+        """Learn ``x`` unless it is an outlier (see the module's docstring): more than three
+        standard deviations off, or above ``max_ratio`` times the mean (for signals judged
+        by a ratio, which a slow climb could otherwise carry along)."""
+        outlier = abs(x - self.mean) > 3 * self.std(floor) or (
+            max_ratio is not None and x > max_ratio * self.mean
+        )
+        if self.ready and outlier and self.skipped < self.max_skips:
             self.skipped += 1
             return
         self.skipped = 0

@@ -2,8 +2,9 @@
 
 The signals are read from the KPI state's one-minute event-time buckets (brand totals),
 over the window ending at the brand's watermark, so a burst is judged within the batch it
-arrives in. Baselines learn one sample per closed minute: the signal over the window that
-ended there; outliers are set aside (``alerts.baseline``).
+arrives in. Baselines learn one sample per closed minute, once ``settle_minutes`` more have
+passed (late events fill it meanwhile): the signal over the window that ended there;
+outliers are set aside (``alerts.baseline``).
 """
 
 from __future__ import annotations
@@ -212,12 +213,12 @@ class AlertEngine:
 
     def _learn(self, watch: Watch, bs: BrandState, current: int) -> None:
         t = self.tuning
-        if watch.closed is None:
-            watch.closed = current - 1
-            return
-        first = max(watch.closed + 1, current - MAX_CATCH_UP)
+        if watch.closed is None:  # first sight: learn every closed minute the state holds
+            watch.closed = min(bs.buckets, default=current) - 1
+        last = current - 1 - t.settle_minutes  # minutes still filling with late events wait
+        first = max(watch.closed + 1, last - MAX_CATCH_UP)
         b = watch.baselines
-        for minute in range(first, current):
+        for minute in range(first, last + 1):
             w = window(bs, minute, t.window_minutes)
             n = w[C.sentiment_events]
             if n >= max(5, t.min_sentiment_events // 2):
@@ -230,8 +231,8 @@ class AlertEngine:
             p = window(bs, minute, t.paid_window_minutes)
             _learn(b["conversions"], p[C.conversions], _poisson(b["conversions"].mean))
             if p[C.conversions] >= 3:
-                _learn(b["cpa"], p[C.spend] / p[C.conversions], 0.25 * b["cpa"].mean)
-        watch.closed = max(watch.closed, current - 1)
+                b["cpa"].observe(p[C.spend] / p[C.conversions], 0.25 * b["cpa"].mean, 1.5)
+        watch.closed = max(watch.closed, last)
 
     def _limit(self, brand: str, rule: str, key: str) -> float | None:
         return self.limits.get(brand, {}).get(rule, {}).get(key)
@@ -262,7 +263,12 @@ class AlertEngine:
             )
             judged.append((fire, share, threshold))
         fire, share, threshold = judged[1] if judged[1][0] and not judged[0][0] else judged[0]
-        clear_at = base.mean + max(t.z_clear * base.std(0.05), t.negative_share_rise / 2)
+        # back to normal: a share the baseline gives one time in a hundred, at most
+        n = int(w[C.sentiment_events])
+        clear_at = max(
+            base.mean + t.negative_share_rise / 2,
+            binomial_threshold(n, min(max(base.mean, 0.02), 0.95), 0.01),
+        )
         if above is not None:
             clear_at = min(clear_at, 0.9 * above)
         long_share = judged[0][1]

@@ -103,6 +103,30 @@ class AppriseNotifier:
             raise NotifierError(f"{self.target}: Apprise could not deliver")
 
 
+def sample_alert(brand: str) -> dict[str, Any]:
+    """A sample alert, shaped like a real one, for ``socialpulse alerts test``."""
+    import time
+
+    from socialpulse.alerts.model import Alert, incident_id
+
+    now = time.time()
+    return Alert(
+        id=incident_id(brand, "test", now),
+        brand=brand,
+        rule="test",
+        state="firing",
+        severity="info",
+        crisis=False,
+        event_time=now,
+        fired_at=now,
+        value=1.0,
+        baseline=0.0,
+        threshold=1.0,
+        summary="a test alert from `socialpulse alerts test`: delivery works",
+        evidence={"samples": [], "top_authors": [], "top_hashtags": []},
+    ).to_dict()
+
+
 def notifier_for(url: str) -> Notifier:
     """A webhook for http(s) URLs, Apprise for any other scheme; ValueError if neither."""
     if url.startswith(("http://", "https://")):

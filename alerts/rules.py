@@ -79,6 +79,7 @@ class Tuning:
     window_minutes: int = 5
     paid_window_minutes: int = 60
     min_history_minutes: int = 20  # closed minutes a baseline needs before it may judge
+    settle_minutes: int = 2  # a closed minute is learned this many minutes later
     z_fire: float = 4.0  # standard deviations above (or below) the baseline to fire
     z_clear: float = 1.5  # back within this many to start resolving
     resolve_after: float = 120.0  # seconds of event time the signal must stay clear

@@ -145,7 +145,7 @@ class Stack:
 
     def log_tail(self, index: int = -1) -> str:
         logs = sorted(self.workdir.glob("worker-*.log"))
-        return logs[index].read_text(errors="replace")[-3000:] if logs else ""
+        return logs[index].read_text(errors="replace")[-8000:] if logs else ""
 
     def scrape(self, port: int | None = None) -> Samples:
         return scrape(port or self.web_port)
