@@ -5,5 +5,5 @@
 the KPI state's minute buckets, ``lifecycle`` keeps one alert per brand × rule with
 hysteresis and a cooldown, ``evidence`` keeps the recent events an alert shows, and
 ``notify`` delivers alerts to the console, webhooks and Apprise URLs without ever blocking
-the pipeline. ``prometheus-rules.yml`` is for users who route through Alertmanager.
+the pipeline. ``socialpulse.rules.yml`` is for users who route through Alertmanager.
 """

@@ -15,7 +15,17 @@ from tests.integration.conftest import CLI, Stack, free_port, kpi, scrape, value
 
 pytestmark = pytest.mark.integration
 
-COMMANDS = ["broker", "worker", "generate", "replay", "demo", "score-text", "send", "tables"]
+COMMANDS = [
+    "broker",
+    "worker",
+    "generate",
+    "replay",
+    "demo",
+    "score-text",
+    "alerts",
+    "send",
+    "tables",
+]
 
 
 def run(
@@ -96,6 +106,37 @@ def test_score_text_with_a_given_language_and_a_bad_one() -> None:
     result = run("score-text", "--lang", "not a tag")
     assert result.returncode == 2
     assert "BCP 47" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_alerts_test_reports_delivery_and_failure(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        result = run("alerts", "test", url, "--brand", "acme")
+        assert result.returncode == 0 and "delivered" in result.stdout, result.stderr
+        assert got and got[0]["brand"] == "acme" and got[0]["rule"] == "test"
+    finally:
+        server.shutdown()
+    result = run("alerts", "test", f"http://127.0.0.1:{free_port()}/nobody")
+    assert result.returncode == 1
+    assert "delivery failed" in result.stderr and "Traceback" not in result.stderr
+    result = run("alerts", "test", "not-a-url")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
 def test_generate_without_a_broker_is_a_clear_error() -> None:

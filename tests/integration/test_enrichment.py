@@ -127,3 +127,20 @@ def test_big_batches_go_to_the_helper_process_which_may_die(stack: Stack) -> Non
     second = helpers(worker.pid)
     assert len(second) == 1 and second != first  # a new helper
     assert worker.poll() is None
+
+
+def test_a_backfill_batch_keeps_every_text_in_event_time_order(stack: Stack) -> None:
+    """A batch spanning more than the allowed lateness is counted in order: its texts are
+    not counted after its other events, which would have made them late."""
+    stack.start_worker()
+    now = time.time()
+    events = []
+    for i in range(600):  # an hour of event time: a text and an impression every 6 s
+        ts = now - 3600 + 6 * i
+        events.append(ev(f"t{i}", "mention", ts, text=NEGATIVE[i % 3]))
+        events.append(ev(f"i{i}", "impression", ts))
+    librdkafka_send(stack, [dumps(events)])
+    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_mentions", "acme", "24h") or 0) >= 600)
+    assert kpi(samples, "socialpulse_mentions", "acme", "24h") == 600
+    assert kpi(samples, "socialpulse_impressions", "acme", "24h") == 600
+    assert value(samples, "socialpulse_events_rejected_total", reason="late") == 0
