@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY streams/ streams/
 COPY agents/ agents/
 COPY alerts/ alerts/
+COPY grafana/ grafana/
 RUN pip install --no-cache-dir . \
     && rm -rf /src/build /src/*.egg-info \
     && useradd --create-home --home-dir /home/socialpulse --uid 10001 \

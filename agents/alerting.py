@@ -43,6 +43,9 @@ class AlertStage:
         notifiers: list[Notifier] = [ConsoleNotifier()] if settings.alert_console else []
         notifiers += [notifier_for(url) for url in notify_urls(settings, config)]
         self.dispatcher = Dispatcher(notifiers, self._delivered)
+        for notifier in notifiers:  # export zeros, so boards and rate() see every notifier
+            for outcome in ("sent", "failed", "dropped"):
+                metrics.alert_deliveries.labels(notifier.kind, outcome)
 
     def _delivered(self, kind: str, outcome: str) -> None:
         self.metrics.alert_deliveries.labels(kind, outcome).inc()

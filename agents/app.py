@@ -9,9 +9,16 @@ import time
 from typing import Any, cast
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.pipeline import KpiPipeline
 from socialpulse.agents.settings import Settings
@@ -68,6 +75,10 @@ def create_app(
     app.registry.register(
         KpiCollector(app.pipeline.state, settings.load_file_config(), settings.timezone)
     )
+    app.registry.register(ConsumerLagCollector(app, settings.events_topic))
+    if registry is None:  # the worker's own process: CPU, memory, file descriptors, Python
+        ProcessCollector(registry=app.registry)
+        PlatformCollector(registry=app.registry)
 
     events_topic = app.topic(
         settings.events_topic,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 from socialpulse.agents.app import create_app
 from socialpulse.agents.broker import BrokerError, run_broker
-from socialpulse.agents.demo import run_demo
+from socialpulse.agents.demo import DemoPlan, run_demo
 from socialpulse.agents.settings import ConfigFileError, Settings
 from socialpulse.streams.producer import EventProducer
 
@@ -78,6 +79,26 @@ def build_commands(settings: Settings) -> list[click.Command]:
     @click.option(
         "--envelope", type=int, default=1, show_default=True, help="Events per line with --output."
     )
+    @click.option(
+        "--history",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="First send this many seconds of past event time, as fast as possible.",
+    )
+    @click.option(
+        "--crisis",
+        metavar="BRAND",
+        default=None,
+        help="Script a crisis: BRAND's mentions turn negative, 4x the traffic, for 5 minutes.",
+    )
+    @click.option(
+        "--crisis-in",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        help="Seconds after the live stream starts that the --crisis begins.",
+    )
     @click.option("--quiet", is_flag=True, default=False, help="No progress line.")
     def generate(
         rate: float,
@@ -86,11 +107,14 @@ def build_commands(settings: Settings) -> list[click.Command]:
         seed: int,
         output: Path | None,
         envelope: int,
+        history: float,
+        crisis: str | None,
+        crisis_in: float,
         quiet: bool,
     ) -> None:
         """Send a realistic synthetic event stream (or write it to a file with --output)."""
-        from socialpulse.streams.generate import run_live, write_file
-        from socialpulse.streams.generator import SyntheticStream
+        from socialpulse.streams.generate import run_live, send_history, write_file
+        from socialpulse.streams.generator import SyntheticStream, crisis_burst
 
         if rate <= 0:
             raise click.BadParameter("must be positive", param_hint="--rate")
@@ -98,8 +122,15 @@ def build_commands(settings: Settings) -> list[click.Command]:
             stream = SyntheticStream(seed=seed, brands=brands)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--brands") from None
+        if crisis is not None and crisis not in stream.brands:
+            raise click.BadParameter(
+                f"{crisis!r} is not one of the generated brands: {', '.join(stream.brands)}",
+                param_hint="--crisis",
+            )
         err = None if quiet else sys.stderr
         if output is not None:
+            if history or crisis is not None:
+                raise click.UsageError("--history and --crisis are for live sending, not --output")
             if duration is None:
                 raise click.UsageError("--output needs --duration (seconds of event time to write)")
             n = write_file(
@@ -112,6 +143,12 @@ def build_commands(settings: Settings) -> list[click.Command]:
             producer = _producer(settings)
             await _with_broker(producer.start(), settings)
             try:
+                if history:
+                    await send_history(stream, producer, rate=rate, duration=history, err=err)
+                if crisis is not None:
+                    stream.script(crisis_burst(crisis, time.time() + crisis_in))
+                    if err is not None:
+                        print(f"generate: a crisis hits {crisis} in {crisis_in:g} s", file=err)
                 await run_live(stream, producer, rate=rate, duration=duration, err=err)
             finally:
                 await producer.stop()
@@ -152,9 +189,34 @@ def build_commands(settings: Settings) -> list[click.Command]:
     )
     @click.option("--brands", type=int, default=4, show_default=True, help="Brands to simulate.")
     @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-    def demo(rate: float, brands: int, seed: int) -> None:
+    @click.option(
+        "--history",
+        type=click.FloatRange(min=0),
+        default=1800.0,
+        show_default=True,
+        help="Seconds of past event time the generator backfills first.",
+    )
+    @click.option(
+        "--crisis/--no-crisis",
+        default=True,
+        show_default=True,
+        help="Script a crisis for the last brand once the history is in.",
+    )
+    @click.option(
+        "--crisis-in",
+        type=click.FloatRange(min=0),
+        default=90.0,
+        show_default=True,
+        help="Seconds after the history that the crisis begins.",
+    )
+    def demo(
+        rate: float, brands: int, seed: int, history: float, crisis: bool, crisis_in: float
+    ) -> None:
         """Start broker, worker and generator; show live KPIs. Ctrl-C stops everything."""
-        code = run_demo(settings, rate=rate, brands=brands, seed=seed)
+        if rate <= 0:
+            raise click.BadParameter("must be positive", param_hint="--rate")
+        plan = DemoPlan(rate, brands, seed, history, crisis, crisis_in)
+        code = run_demo(settings, plan)
         if code:
             sys.exit(code)
 

@@ -1,29 +1,45 @@
 """``socialpulse demo``: broker (unless one answers), worker and generator, with a live summary.
 
+The generator first backfills ``history`` seconds of the past (so the 1h windows, the
+hourly profile and the alert baselines have something to show at once), then runs live;
+unless turned off, a scripted crisis hits the last brand ``crisis_in`` seconds later, so
+the crisis board and the alerts have something to show too. Without a
+``SOCIALPULSE_CONFIG_FILE`` the worker gets a demo config: a goal per brand (the boards'
+headline KPIs) and the brands as one competitor group.
+
 Every child is started with PR_SET_PDEATHSIG, so none outlives the demo even when it is
 killed; Ctrl-C or SIGTERM stops them all cleanly, last started first.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialpulse.agents.processes import (
-    die_with_parent,
+    killed_with_parent,
     port_open,
     split_host_port,
     stop_all,
     wait_port,
 )
 from socialpulse.agents.settings import Settings
+from socialpulse.streams.generator import COMPETITOR_GROUP, DEFAULT_BRANDS
+
+#: goals of the demo brands (as in deploy/socialpulse.yml); later brands cycle through them
+DEMO_GOALS = ("awareness", "conversion", "leads", "reputation", "community", "service", "crisis")
 
 SUMMARY_KPIS = (
     ("socialpulse_impressions", "impr 5m", "5m"),
@@ -37,6 +53,37 @@ SUMMARY_KPIS = (
 
 class DemoError(RuntimeError):
     """A part of the demo did not start; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    """What the demo's generator sends."""
+
+    rate: float = 300.0
+    brands: int = 4
+    seed: int = 0
+    history: float = 1800.0  # seconds of past event time, backfilled first
+    crisis: bool = True  # script a crisis for the last brand
+    crisis_in: float = 90.0  # seconds after the live stream starts
+
+    @property
+    def brand_names(self) -> list[str]:
+        return list(DEFAULT_BRANDS[: self.brands])
+
+    def generator_args(self) -> list[str]:
+        args = ["generate", "--rate", str(self.rate), "--brands", str(self.brands)]
+        args += ["--seed", str(self.seed), "--history", str(self.history), "--quiet"]
+        if self.crisis and self.brand_names:
+            args += ["--crisis", self.brand_names[-1], "--crisis-in", str(self.crisis_in)]
+        return args
+
+
+def demo_config(brands: list[str]) -> dict[str, Any]:
+    """The per-brand config the demo's worker gets when the user names none."""
+    return {
+        "brands": {b: {"goal": DEMO_GOALS[i % len(DEMO_GOALS)]} for i, b in enumerate(brands)},
+        "competitor_groups": {COMPETITOR_GROUP: brands},
+    }
 
 
 def _cli(*args: str) -> list[str]:
@@ -84,13 +131,21 @@ def render_summary(rows: dict[str, dict[str, float]], rate: float) -> str:
     return "\n".join(lines)
 
 
-def run_demo(
-    settings: Settings, *, rate: float, brands: int, seed: int, out: TextIO | None = None
-) -> int:
+def run_demo(settings: Settings, plan: DemoPlan, *, out: TextIO | None = None) -> int:
     """Run the demo until interrupted; return the exit status."""
     out = out or sys.stdout
     procs: list[subprocess.Popen[bytes]] = []
     stopping = False
+    if not 1 <= plan.brands <= len(DEFAULT_BRANDS):
+        print(f"demo: --brands must lie in 1..{len(DEFAULT_BRANDS)}", file=sys.stderr)
+        return 2
+    worker_env = dict(os.environ)
+    config_dir = None
+    if settings.config_file is None:
+        config_dir = tempfile.TemporaryDirectory(prefix="socialpulse-demo-")
+        config_path = Path(config_dir.name) / "socialpulse.yml"
+        config_path.write_text(yaml.safe_dump(demo_config(plan.brand_names)), encoding="utf-8")
+        worker_env["SOCIALPULSE_CONFIG_FILE"] = str(config_path)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -109,7 +164,7 @@ def run_demo(
             if not wait_port(host, port, 30, procs[-1]):
                 raise DemoError(f"the embedded broker did not listen on {host}:{port} within 30 s")
         print("demo: starting the worker", file=out, flush=True)
-        procs.append(_spawn(_cli("worker", "-l", "warn")))
+        procs.append(_spawn(_cli("worker", "-l", "warn"), worker_env))
         if not wait_port(settings.web_host, settings.web_port, 90, procs[-1]):
             if procs[-1].poll() is not None:
                 raise DemoError(f"the worker exited with status {procs[-1].returncode}")
@@ -118,33 +173,27 @@ def run_demo(
                 "within 90 s (is the port taken? set SOCIALPULSE_WEB_PORT)"
             )
         print(
-            f"demo: starting the generator ({rate:g} events/s, {brands} brands)",
+            f"demo: starting the generator ({plan.rate:g} events/s, {plan.brands} brands, "
+            f"{plan.history:g} s of history first)",
             file=out,
             flush=True,
         )
-        procs.append(
-            _spawn(
-                _cli(
-                    "generate",
-                    "--rate",
-                    str(rate),
-                    "--brands",
-                    str(brands),
-                    "--seed",
-                    str(seed),
-                    "--quiet",
-                )
+        if plan.crisis:
+            print(
+                f"demo: a scripted crisis hits {plan.brand_names[-1]} about {plan.crisis_in:g} s "
+                "after the history is in: watch the Sentiment and crisis board",
+                file=out,
+                flush=True,
             )
-        )
+        procs.append(_spawn(_cli(*plan.generator_args())))
         url = f"http://{settings.web_host}:{settings.web_port}/metrics"
         print(
             f"\nmetrics: {url}\n"
             "Prometheus: add a scrape job with\n"
             "  - job_name: socialpulse\n"
             f"    static_configs: [{{targets: ['{settings.web_host}:{settings.web_port}']}}]\n"
-            "Grafana: add that Prometheus as a data source (uid `prometheus`) and import the\n"
-            "  boards"
-            " in grafana/dashboards/, or run the whole stack with `docker compose up`.\n",
+            "Grafana: add that Prometheus as a data source and import the six boards in\n"
+            "  grafana/dashboards/, or run the whole stack with `docker compose up`.\n",
             file=out,
             flush=True,
         )
@@ -156,10 +205,12 @@ def run_demo(
         if procs:
             print("demo: stopping", file=out, flush=True)
         stop_all(procs)
+        if config_dir is not None:
+            config_dir.cleanup()
 
 
-def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, preexec_fn=die_with_parent, start_new_session=False)
+def _spawn(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=env, preexec_fn=killed_with_parent, start_new_session=False)
 
 
 def _watch(

@@ -14,6 +14,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import KpiState
@@ -25,6 +26,9 @@ def metrics_markdown() -> str:
     for family in KpiCollector(KpiState()).collect():
         names = ", ".join(f"`{x}`" for x in getattr(family, "_labelnames", ()))
         rows.append(f"| `{family.name}` | gauge | {names or '—'} | {family.documentation} |")
+    for family in ConsumerLagCollector(None, "").describe():
+        names = ", ".join(f"`{x}`" for x in getattr(family, "_labelnames", ()))
+        rows.append(f"| `{family.name}` | gauge | {names} | {family.documentation} |")
     registry = CollectorRegistry()
     Metrics(registry)
     for family in registry.collect():
@@ -33,7 +37,7 @@ def metrics_markdown() -> str:
         labels = sorted(
             {k for s in family.samples for k in s.labels if k not in ("le", "quantile")}
         )
-        if kind == "counter" and not labels:
+        if not labels:
             labels = _declared_labels(family.name)
         label_text = ", ".join(f"`{x}`" for x in labels) or "—"
         rows.append(f"| `{name}` | {kind} | {label_text} | {family.documentation} |")

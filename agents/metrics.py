@@ -42,6 +42,8 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        for reason in REASONS:
+            self.dead_letters.labels(reason)
         self.forwarded = Counter(
             "socialpulse_events_forwarded",
             "Events re-sent to the partition that owns their brand (unkeyed producers).",

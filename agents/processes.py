@@ -13,11 +13,18 @@ from collections.abc import Sequence
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """``preexec_fn`` for children: the kernel sends SIGTERM when the parent dies (Linux)."""
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """``preexec_fn`` for children: the kernel sends ``sig`` when the parent dies (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, sig)
+
+
+def killed_with_parent() -> None:
+    """``preexec_fn`` for the demo's children: SIGKILL when the demo dies without stopping
+    them. The in-memory broker dies with it, so a graceful stop could only hang on it (a
+    busy worker's shutdown waits for the broker to take its last changelog records)."""
+    die_with_parent(signal.SIGKILL)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

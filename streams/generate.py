@@ -1,14 +1,16 @@
-"""``socialpulse generate``: drive a ``SyntheticStream`` in real time, or write it to a file."""
+"""``socialpulse generate``: drive a ``SyntheticStream`` in real time (after an optional fast
+backfill of its recent past), or write it to a file."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from socialpulse.streams import codec
-from socialpulse.streams.generator import SyntheticStream
+from socialpulse.streams.generator import Event, SyntheticStream
 from socialpulse.streams.producer import EventProducer
 from socialpulse.streams.progress import Progress
 
@@ -47,6 +49,46 @@ async def run_live(
     return sent
 
 
+def history(
+    stream: SyntheticStream, *, rate: float, start: float, end: float
+) -> Iterator[tuple[float, list[Event]]]:
+    """The stream's events of event time [start, end), second by second: (second, events)."""
+    owed = 0.0
+    t = start
+    while t < end:
+        t = min(t + 1.0, end)
+        owed += rate * stream.rate_multiplier(t)
+        n = int(owed)
+        owed -= n
+        yield t, stream.events(t, n)
+
+
+async def send_history(
+    stream: SyntheticStream,
+    producer: EventProducer,
+    *,
+    rate: float,
+    duration: float,
+    end: float | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Send the last ``duration`` seconds of event time before ``end`` (now), as fast as the
+    producer goes, so the windows, the hourly profile and the alert baselines have a past."""
+    end = time.time() if end is None else end
+    start = end - duration
+    progress = Progress("history", int(duration), stream=err) if err else None
+    sent = 0
+    for t, events in history(stream, rate=rate, start=start, end=end):
+        await producer.send_many(events)
+        sent += len(events)
+        if progress is not None:
+            progress.update(int(t - start), sent)
+    await producer.flush()
+    if progress is not None:
+        progress.close(int(duration), sent)
+    return sent
+
+
 def write_file(
     stream: SyntheticStream,
     path: Path,
@@ -62,19 +104,12 @@ def write_file(
     start = end - duration
     progress = Progress(f"generate {path.name}", int(duration), stream=err) if err else None
     written = 0
-    owed = 0.0
     with path.open("wb") as fh:
-        t = start
-        while t < end:
-            t = min(t + 1.0, end)
-            owed += rate * stream.rate_multiplier(t)
-            n = int(owed)
-            owed -= n
-            events = stream.events(t, n)
+        for t, events in history(stream, rate=rate, start=start, end=end):
             for i in range(0, len(events), envelope):
                 chunk = events[i : i + envelope]
                 fh.write(codec.dumps(chunk if envelope > 1 else chunk[0]) + b"\n")
-            written += n
+            written += len(events)
             if progress is not None:
                 progress.update(int(t - start), written)
     if progress is not None:

@@ -15,7 +15,9 @@ competitors in the group :data:`COMPETITOR_GROUP`):
   country; texts in English, Spanish, German, Polish, Persian, Arabic and Vietnamese;
 * a daily rhythm and a few 1-3 minute bursts per hour (:meth:`SyntheticStream.rate_multiplier`,
   :meth:`SyntheticStream.bursts`); during a burst the burst's brand gets most of the extra
-  traffic, and its mentions turn mostly negative (``crisis``) or positive (``viral``).
+  traffic, and its mentions turn mostly negative (``crisis``) or positive (``viral``);
+  scripted bursts (:meth:`SyntheticStream.script`, the demo's crisis) come on top of the
+  random ones and win over them.
 
 Everything is drawn from ``random.Random`` instances seeded from ``seed``: the same seed and
 the same sequence of calls give the same events. The throughput is printed by
@@ -440,6 +442,16 @@ class Burst:
     mood: str  # "crisis" (mentions turn negative) or "viral" (mentions turn positive)
 
 
+#: the scripted crisis: traffic times CRISIS_FACTOR, mostly negative mentions, for CRISIS_SECONDS
+CRISIS_FACTOR: Final = 4.0
+CRISIS_SECONDS: Final = 300.0
+
+
+def crisis_burst(brand: str, start: float, duration: float = CRISIS_SECONDS) -> Burst:
+    """A scripted crisis for ``brand`` from ``start`` (epoch seconds), for ``duration`` s."""
+    return Burst(start, start + duration, CRISIS_FACTOR, brand, "crisis")
+
+
 def _boundaries(weights: Sequence[float]) -> list[float]:
     """Cumulative bounds, without the total, for ``items[bisect_right(b, u * total)]``."""
     return list(itertools.accumulate(weights))[:-1]
@@ -490,6 +502,7 @@ class SyntheticStream:
         self._sessions = itertools.count(1)
         self._salt = rng.getrandbits(64)
         self._bursts: dict[int, tuple[tuple[Burst, int], ...]] = {}
+        self._scripted: list[tuple[Burst, int]] = []
         nb = brands
         nplat = len(SOCIAL_PLATFORMS)
 
@@ -633,9 +646,17 @@ class SyntheticStream:
         factor = active[0].factor if active is not None else 1.0
         return self.daily_multiplier(ts) * factor
 
+    def script(self, burst: Burst) -> None:
+        """Add a burst of one's own (e.g. the demo's crisis); it wins over random bursts."""
+        if burst.brand not in self._brands:
+            raise ValueError(f"no brand {burst.brand!r} in this stream (brands: {self._brands})")
+        if burst.mood not in ("crisis", "viral") or burst.factor < 1 or burst.end <= burst.start:
+            raise ValueError(f"not a valid burst: {burst}")
+        self._scripted.append((burst, self._brands.index(burst.brand)))
+
     def bursts(self, start: float, end: float) -> list[Burst]:
-        """Every burst that overlaps [start, end), by start time."""
-        found: list[Burst] = []
+        """Every burst (random or scripted) that overlaps [start, end), by start time."""
+        found = [b for b, _ in self._scripted if b.start < end and b.end > start]
         for hour in range(int(start // 3600) - 1, int(end // 3600) + 1):
             for burst, _ in self._hour_bursts(hour):
                 if burst.start < end and burst.end > start:
@@ -724,6 +745,9 @@ class SyntheticStream:
         return result
 
     def _active(self, ts: float) -> tuple[Burst, int] | None:
+        for item in self._scripted:  # a scripted burst wins over random ones
+            if item[0].start <= ts < item[0].end:
+                return item
         hour = int(ts // 3600)
         best: tuple[Burst, int] | None = None
         for h in (hour - 1, hour):

@@ -167,3 +167,28 @@ def test_one_alert_per_brand_and_rule_and_a_cooldown() -> None:
         events += stream("flapco", start + 180, 5, seed=30 + k, tag=f"c{k}")
     fired = [a for a in of(run(events), "flapco", "negative_sentiment") if a.state == "firing"]
     assert 1 <= len(fired) <= 2
+
+
+def test_the_demos_scripted_crisis_fires_on_the_rise() -> None:
+    """The demo's generator: 30 min of history, then a scripted crisis for umbrella."""
+    from socialpulse.streams.enrich.enricher import Enricher
+    from socialpulse.streams.generate import history
+    from socialpulse.streams.generator import SyntheticStream, crisis_burst
+
+    synthetic = SyntheticStream(seed=0, brands=4)
+    start = T0 + 1800.0
+    random_crises = [
+        b for b in synthetic.bursts(T0, start + 600) if b.mood == "crisis" and b.brand == "umbrella"
+    ]
+    assert not random_crises  # so whatever fires for umbrella is the scripted one
+    synthetic.script(crisis_burst("umbrella", start))
+    events = [
+        ev for _, evs in history(synthetic, rate=100, start=T0, end=start + 600) for ev in evs
+    ]
+    Enricher().enrich(events)  # what the worker does: sentiment from the texts
+    alerts = of(run(events), "umbrella", "negative_sentiment")
+    firing = [a for a in alerts if a.state == "firing"]
+    assert firing, "the scripted crisis raised no negative_sentiment alert"
+    delay = firing[0].event_time - start
+    print(f"\ndemo crisis: negative_sentiment fired {delay:.0f} s of event time after its start")
+    assert 0 <= delay <= 120

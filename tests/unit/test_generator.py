@@ -9,12 +9,17 @@ from typing import Any
 import pytest
 
 from socialpulse.streams.contract import KINDS
+from socialpulse.streams.generate import history
 from socialpulse.streams.generator import (
     COMPETITOR_GROUP,
+    CRISIS_FACTOR,
+    CRISIS_SECONDS,
     DEFAULT_BRANDS,
     LANGUAGES,
     SOCIAL_PLATFORMS,
+    Burst,
     SyntheticStream,
+    crisis_burst,
 )
 from socialpulse.streams.validation import validate_event
 
@@ -305,3 +310,42 @@ def test_brands_argument() -> None:
     for bad in (0, -1, len(DEFAULT_BRANDS) + 1):
         with pytest.raises(ValueError):
             SyntheticStream(brands=bad)
+
+
+def test_a_scripted_crisis_turns_the_brands_mentions_negative_and_wins() -> None:
+    stream = SyntheticStream(seed=5, brands=4)
+    start = T0 + 1800.0
+    stream.script(crisis_burst("umbrella", start))
+    assert crisis_burst("umbrella", start).end - start == CRISIS_SECONDS
+    mid = start + CRISIS_SECONDS / 2
+    assert stream.rate_multiplier(mid) == pytest.approx(
+        stream.daily_multiplier(mid) * CRISIS_FACTOR
+    )
+    assert crisis_burst("umbrella", start) in stream.bursts(start, start + 1)
+    events = stream.events(mid, 5000)
+    assert Counter(ev["brand"] for ev in events).most_common(1)[0][0] == "umbrella"
+    mentions = [ev for ev in events if ev["brand"] == "umbrella" and ev["kind"] == "mention"]
+    labels = Counter(stream.polarity_of(ev["text"]) for ev in mentions)
+    assert labels[-1] > 0.6 * len(mentions)
+    # outside the scripted burst the stream is what it was without it
+    plain = SyntheticStream(seed=5, brands=4)
+    before = start - 7200.0
+    assert stream.rate_multiplier(before) == plain.rate_multiplier(before)
+
+
+def test_a_scripted_burst_must_name_a_brand_of_the_stream() -> None:
+    stream = SyntheticStream(seed=0, brands=2)
+    with pytest.raises(ValueError, match="no brand 'umbrella'"):
+        stream.script(crisis_burst("umbrella", T0))
+    with pytest.raises(ValueError, match="not a valid burst"):
+        stream.script(Burst(T0, T0 - 1, 4.0, "acme", "crisis"))
+
+
+def test_history_covers_the_span_second_by_second() -> None:
+    stream = SyntheticStream(seed=3, brands=2)
+    seconds = list(history(stream, rate=50.0, start=T0, end=T0 + 120.0))
+    assert [t for t, _ in seconds] == [T0 + i for i in range(1, 121)]
+    events = [ev for _, evs in seconds for ev in evs]
+    assert 0.25 * 50 * 120 <= len(events) <= 6 * 50 * 120
+    for t, evs in seconds:
+        assert all(t - 1.0 <= ev["ts"] <= t for ev in evs)

@@ -1,0 +1,38 @@
+"""The demo's plan: what its generator sends, and the config its worker gets."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from socialpulse.agents.demo import DEMO_GOALS, DemoPlan, demo_config, run_demo
+from socialpulse.agents.kpis import GOAL_KPIS
+from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.streams.generator import DEFAULT_BRANDS
+
+
+def test_generator_args_backfill_then_script_a_crisis_for_the_last_brand() -> None:
+    args = DemoPlan(rate=150, brands=3, seed=2, history=600, crisis_in=20).generator_args()
+    assert args[:7] == ["generate", "--rate", "150", "--brands", "3", "--seed", "2"]
+    assert args[args.index("--history") + 1] == "600"
+    assert args[args.index("--crisis") + 1] == DEFAULT_BRANDS[2]
+    assert args[args.index("--crisis-in") + 1] == "20"
+    assert "--crisis" not in DemoPlan(crisis=False).generator_args()
+
+
+def test_demo_config_gives_every_brand_a_goal_and_one_group() -> None:
+    brands = list(DEFAULT_BRANDS)
+    config = FileConfig.model_validate(demo_config(brands))  # a valid config file
+    goals = [config.brands[b].goal for b in brands]
+    assert goals[:4] == ["awareness", "conversion", "leads", "reputation"]
+    assert set(goals) == set(DEMO_GOALS) == set(GOAL_KPIS)
+    assert list(config.competitor_groups.values()) == [brands]
+
+
+@pytest.mark.parametrize("brands", [0, len(DEFAULT_BRANDS) + 1])
+def test_a_bad_brand_count_is_refused_before_anything_starts(
+    brands: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_demo(Settings(), DemoPlan(brands=brands), out=io.StringIO()) == 2
+    assert "--brands must lie in" in capsys.readouterr().err
