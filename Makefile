@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test unit integration lint docs boards clean
+.PHONY: help demo test unit integration lint docs boards bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -20,7 +20,7 @@ demo: $(BIN)/socialpulse  ## install and run `socialpulse demo` (broker, worker,
 lint: $(BIN)/socialpulse  ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy agents streams alerts grafana
+	$(BIN)/mypy agents streams alerts grafana bench
 
 unit: $(BIN)/socialpulse  ## unit tests only (no broker)
 	$(BIN)/pytest -q tests/unit
@@ -33,6 +33,9 @@ test: lint  ## lint, then every test
 
 docs: $(BIN)/socialpulse  ## regenerate the README's generated tables
 	$(BIN)/python -m socialpulse.agents.docs README.md
+
+bench: $(BIN)/socialpulse  ## `socialpulse bench`: throughput side by side; writes bench-results/
+	$(BIN)/socialpulse bench --out bench-results
 
 boards: $(BIN)/socialpulse  ## regenerate grafana/dashboards/*.json from grafana/boards.py
 	$(BIN)/python -m socialpulse.grafana.build grafana/dashboards

@@ -1,7 +1,7 @@
 """The ``socialpulse`` command: Faust's command line for the app, plus socialpulse's own.
 
 Faust gives ``worker``, ``send``, ``tables``, ``agents``, ``model``...; this module adds
-``broker``, ``generate``, ``replay``, ``demo``, ``score-text`` and ``alerts``.
+``broker``, ``generate``, ``replay``, ``demo``, ``bench``, ``score-text`` and ``alerts``.
 """
 
 from __future__ import annotations
@@ -220,6 +220,50 @@ def build_commands(settings: Settings) -> list[click.Command]:
         if code:
             sys.exit(code)
 
+    @click.command()
+    @click.option(
+        "--events",
+        type=click.IntRange(min=50_000),
+        default=200_000,
+        show_default=True,
+        help="Generated events, sent in envelopes of 500.",
+    )
+    @click.option(
+        "--single",
+        type=click.IntRange(min=10_000),
+        default=50_000,
+        show_default=True,
+        help="How many of them to send again one per message.",
+    )
+    @click.option(
+        "--latency-seconds",
+        type=click.FloatRange(min=1),
+        default=15.0,
+        show_default=True,
+        help="Seconds of steady load for the latency and scrape rows.",
+    )
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("bench-results"),
+        show_default=True,
+        help="Folder for bench.json and bench.png.",
+    )
+    @click.option("--profile", is_flag=True, default=False, help="py-spy the enveloped row.")
+    def bench(events: int, single: int, latency_seconds: float, out: Path, profile: bool) -> None:
+        """Throughput side by side on the embedded broker, the same events for every row:
+        raw aiokafka, Faust's no-op agent, a naive Faust table, and socialpulse (envelopes,
+        single events, two workers); latency at half load; a 10k-series scrape."""
+        from socialpulse.bench.probes import BenchError
+        from socialpulse.bench.run import Options, main_output
+
+        options = Options(events, single, latency_seconds, out, profile)
+        try:
+            code = main_output(options, lambda text: click.echo(f"bench: {text}", err=True))
+        except BenchError as exc:
+            raise click.ClickException(str(exc)) from None
+        sys.exit(code)
+
     @click.command("score-text")
     @click.option(
         "--lang", default=None, help="Language of every line (BCP 47, e.g. fa); default: detect."
@@ -286,7 +330,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
             raise click.ClickException(f"delivery failed: {exc}") from None
         click.echo("delivered")
 
-    return [broker, generate, replay, demo, score_text, alerts]
+    return [broker, generate, replay, demo, bench, score_text, alerts]
 
 
 def _run(coro: Any) -> Any:

@@ -172,7 +172,18 @@ class Settings(BaseSettings):
         4 * 1024 * 1024, ge=1024, description="Largest accepted Kafka message value, in bytes."
     )
     batch_max: int = Field(5_000, ge=1, description="Most messages the KPI agent takes per batch.")
-    batch_within: float = Field(0.2, gt=0, description="Seconds the KPI agent waits to fill one.")
+    batch_within: float = Field(
+        0.05, gt=0, description="Seconds the KPI agent waits to fill one (latency at low load)."
+    )
+    fetch_max_wait: float = Field(
+        0.05,
+        gt=0,
+        le=30,
+        description=(
+            "Seconds a fetch may wait for data (Faust's fixed 1.5 s adds up to 1.5 s of "
+            "latency on the embedded broker, which holds fetches for the whole wait)."
+        ),
+    )
     platform_cap: int = Field(20, ge=1, description="Platform label values per brand, then other.")
     campaign_cap: int = Field(50, ge=1, description="Campaign label values per brand, then other.")
     session_timeout: float = Field(

@@ -23,11 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import orjson
-from aiokafka import AIOKafkaProducer
-
+from socialpulse.bench.corpus import fill
 from socialpulse.streams.generator import SyntheticStream
-from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.topics import ensure_topics
 
 CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
@@ -55,33 +52,6 @@ def accepted(port: int) -> float:
         if line.startswith("socialpulse_batch_events_sum "):
             return float(line.split()[1])
     return 0.0
-
-
-async def fill(bootstrap: str, topic: str, events: list[dict], envelope: int) -> int:
-    await ensure_topics(bootstrap, {topic: 4})
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=20,
-        max_request_size=8_000_000,
-        max_batch_size=1_000_000,
-    )
-    await producer.start()
-    messages = 0
-    try:
-        by_brand: dict[str, list[bytes]] = {}
-        for ev in events:
-            by_brand.setdefault(ev["brand"], []).append(orjson.dumps(ev))
-        for brand, items in by_brand.items():
-            part = brand_partition(brand, 4)
-            for i in range(0, len(items), envelope):
-                chunk = items[i : i + envelope]
-                value = chunk[0] if envelope == 1 else b"[" + b",".join(chunk) + b"]"
-                await producer.send(topic, value, key=brand.encode(), partition=part)
-                messages += 1
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return messages
 
 
 def measure(

@@ -21,6 +21,7 @@ COMMANDS = [
     "generate",
     "replay",
     "demo",
+    "bench",
     "score-text",
     "alerts",
     "send",

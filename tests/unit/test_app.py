@@ -45,3 +45,26 @@ def test_metrics_of_a_full_generated_hour_render_through_the_app(tmp_path: Path)
         assert expected in names, expected
     values = [s.value for f in families for s in f.samples]
     assert values and all(math.isfinite(v) for v in values)  # no NaN or Inf on a board
+
+
+def test_metrics_can_be_restricted_to_some_names_without_running_the_kpi_collector() -> None:
+    from socialpulse.agents.app import render_metrics
+
+    app = create_app(Settings(), registry=CollectorRegistry())
+    stream = SyntheticStream(seed=3, brands=2)
+    app.pipeline.state.apply([validate_event(e) for e in stream.events(time.time(), 500)])
+    app.metrics.batch_events.observe(500)
+    full = render_metrics(app.registry).decode()
+    assert "socialpulse_impressions{" in full
+    names = ["socialpulse_batch_events_sum", "socialpulse_messages_total"]
+    from socialpulse.agents.exporter import KpiCollector
+
+    def must_not_run() -> None:
+        raise AssertionError("the KPI collector ran for a restricted scrape")
+
+    for collector in list(app.registry._collector_to_names):
+        if isinstance(collector, KpiCollector):
+            collector.collect = must_not_run  # type: ignore[method-assign]
+    text = render_metrics(app.registry, names).decode()
+    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples == {"socialpulse_batch_events_sum": 500.0, "socialpulse_messages_total": 0.0}

@@ -1,0 +1,89 @@
+"""The bench's pure parts: the corpus, latency from a timeline, the profile summary, the
+report (table, JSON, PNG). ``tests/integration/test_bench.py`` runs the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from socialpulse.bench.corpus import make_events, messages, renamed
+from socialpulse.bench.latency import Timeline, percentile
+from socialpulse.bench.report import Report, Row
+from socialpulse.bench.run import repeat_to, stage_of, summarise
+
+
+def test_corpus_messages_are_per_brand_envelopes_of_at_most_500() -> None:
+    events = make_events(3000, brands=3, end=1_750_000_000.0)
+    assert len(events) == 3000
+    assert all(1_750_000_000.0 - 101 <= ev["ts"] <= 1_750_000_000.0 for ev in events)
+    batch = messages(events, 500)
+    decoded = [(brand, orjson.loads(value)) for brand, value in batch]
+    assert all(1 <= len(evs) <= 500 and {e["brand"] for e in evs} == {b} for b, evs in decoded)
+    assert sum(len(evs) for _, evs in decoded) == 3000
+    single = [orjson.loads(v) for _, v in messages(events[:10], 1)]
+    assert all(isinstance(ev, dict) for ev in single)
+    assert sorted(ev["id"] for ev in single) == sorted(ev["id"] for ev in events[:10])
+
+
+def test_renamed_and_repeated_events_are_new_to_a_worker() -> None:
+    events = make_events(1000, brands=2)
+    wide = renamed(events, 4)
+    assert len({ev["brand"] for ev in wide}) == 8
+    assert len({ev["id"] for ev in wide}) == len({ev["id"] for ev in events})
+    more = repeat_to(events, 2500, "t")
+    assert len(more) == 2500 and len({ev["id"] for ev in more}) == 2500
+
+
+def test_latency_is_the_wait_until_everything_sent_was_counted() -> None:
+    tl = Timeline(
+        sent=[(0.0, 10), (3.0, 20), (3.5, 30)],
+        seen=[(0.5, 10), (3.2, 15), (3.4, 20), (4.0, 30)],
+    )
+    assert tl.latencies(warmup=0) == pytest.approx([0.5, 0.4, 0.5])
+    assert tl.latencies(warmup=2.0) == pytest.approx([0.4, 0.5])  # the first send is warm-up
+    assert Timeline(sent=[(0.0, 5)], seen=[(1.0, 4)]).latencies(warmup=0) == []
+    assert percentile([0.1, 0.2, 0.3, 0.4], 0.5) == 0.3
+    assert percentile([0.1] * 99 + [5.0], 0.99) == 5.0
+
+
+def test_profile_summary_attributes_samples_to_stages() -> None:
+    collapsed = "\n".join(
+        [
+            "main (cli.py:1);handle (agents/pipeline.py:10);loads (streams/codec.py:42) 30",
+            "main (cli.py:1);handle (agents/pipeline.py:10);apply (agents/state.py:208) 50",
+            "main (cli.py:1);_fetch (aiokafka/consumer/fetcher.py:9) 15",
+            "main (cli.py:1);elsewhere (x.py:1) 5",
+        ]
+    )
+    assert summarise(collapsed) == {
+        "KPI state": 50.0,
+        "decode (orjson)": 30.0,
+        "Faust and aiokafka": 15.0,
+        "other": 5.0,
+    }
+    assert stage_of(["a (alerts/detector.py:3)", "b (agents/state.py:1)"]) == "KPI state"
+    assert summarise("") == {}
+
+
+def test_report_table_json_and_png(tmp_path: Path) -> None:
+    report = Report(
+        rows=[
+            Row("raw", 1000, 0.01, "raw"),
+            Row("worker", 1000, 0.1, "raw", ">= 0.5 x raw", False),
+            Row("two", 1000, 0.05, "raw", ">= 1.6 x one", True),
+        ],
+        extra={"latency_at_half_load": {"p99_ms": 10.0}, "machine": {"cpus": 2}},
+    )
+    assert report.ratio(report.row("worker")) == pytest.approx(0.1)
+    table = report.table()
+    assert "MISSED" in table and " met" in table and "latency_at_half_load" in table
+    json_path, png_path = report.write(tmp_path / "out")
+    data = json.loads(json_path.read_text())
+    assert [r["name"] for r in data["rows"]] == ["raw", "worker", "two"]
+    assert data["rows"][1]["events_per_second"] == pytest.approx(10_000)
+    assert data["rows"][2]["ratio_to_raw"] == pytest.approx(0.2)
+    assert data["machine"] == {"cpus": 2}
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
