@@ -72,18 +72,28 @@ class Baseline:
 def binomial_threshold(n: int, p0: float, alpha: float = ALPHA) -> float:
     """The smallest share k/n of n trials with P(X >= k | n, p0) < alpha.
 
-    Exact for up to 1,000 trials, by the normal approximation above that.
+    Exact for up to 1,000 trials, by the normal approximation above that. The upper tail
+    is summed from k = n down, in log space with the pmf's recurrence, and stops as soon
+    as it reaches alpha: a few hundred float steps, no big binomial coefficients (the
+    detectors call this per batch with a baseline share that keeps moving).
     """
     if n <= 0:
         return 1.0
     if n > 1000:
         return min(1.0, p0 + Z_ALPHA * math.sqrt(p0 * (1 - p0) / n) + 0.5 / n)
-    pmf = [math.comb(n, k) * p0**k * (1 - p0) ** (n - k) for k in range(n + 1)]
+    if p0 <= 0.0:
+        return 1.0 / n  # X is 0 for sure: any k >= 1 has probability 0
+    if p0 >= 1.0:
+        return 1.0
+    log_pmf = n * math.log(p0)  # log P(X = n)
+    step = math.log1p(-p0) - math.log(p0)
     tail = 0.0
     for k in range(n, -1, -1):
-        tail += pmf[k]
+        tail += math.exp(log_pmf)
         if tail >= alpha:
             return min(1.0, (k + 1) / n)
+        if k:  # P(X = k-1) = P(X = k) * k / (n - k + 1) * (1 - p0) / p0
+            log_pmf += math.log(k / (n - k + 1)) + step
     return 0.0
 
 

@@ -79,3 +79,29 @@ def test_lifecycle_hysteresis_and_cooldown() -> None:
     assert life.step("b", "mention_spike", 200, fire) is None  # cooling down
     again = life.step("b", "mention_spike", 422, fire)
     assert again is not None and again.id != first.id
+
+
+def _exact_threshold(n: int, p0: float, alpha: float) -> float:
+    """The definition, with exact binomial coefficients (slow; the reference)."""
+    from fractions import Fraction
+
+    p = Fraction(p0)
+    tail = Fraction(0)
+    for k in range(n, -1, -1):
+        tail += math.comb(n, k) * p**k * (1 - p) ** (n - k)
+        if tail >= alpha:
+            return min(1.0, (k + 1) / n)
+    return 0.0
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 30, 100, 400])
+@pytest.mark.parametrize("p0", [0.0, 0.001, 0.02, 0.15, 0.5, 0.93, 1.0])
+@pytest.mark.parametrize("alpha", [1e-6, 0.01])
+def test_binomial_threshold_matches_the_exact_definition(n: int, p0: float, alpha: float) -> None:
+    binomial_threshold.cache_clear()
+    assert binomial_threshold(n, p0, alpha) == _exact_threshold(n, p0, alpha)
+
+
+def test_binomial_threshold_is_exact_at_a_thousand_trials() -> None:
+    binomial_threshold.cache_clear()
+    assert binomial_threshold(1000, 0.15) == _exact_threshold(1000, 0.15, 1e-6)
