@@ -37,7 +37,6 @@ class SocialPulseApp(faust.App):
     metrics: Metrics
     pipeline: KpiPipeline
     registry: CollectorRegistry
-    fetch_max_wait: float | None = None
 
     def _new_transport(self) -> Any:
         return tune(super()._new_transport())
@@ -81,7 +80,6 @@ def create_app(
         autodiscover=False,
     )
     app.settings = settings
-    app.fetch_max_wait = settings.fetch_max_wait
     app.registry = registry or CollectorRegistry(auto_describe=True)
     app.metrics = Metrics(app.registry)
     app.pipeline = KpiPipeline(app, settings, app.metrics)

@@ -23,12 +23,10 @@ from socialpulse.agents.state import KpiState
 def metrics_markdown() -> str:
     """The table of every metric the worker exports, from the exporter and the metrics."""
     rows = ["| metric | type | labels | definition |", "|---|---|---|---|"]
-    for family in KpiCollector(KpiState()).collect():
+    gauges = [*KpiCollector(KpiState()).collect(), *ConsumerLagCollector(None, "").describe()]
+    for family in gauges:
         names = ", ".join(f"`{x}`" for x in getattr(family, "_labelnames", ()))
         rows.append(f"| `{family.name}` | gauge | {names or '—'} | {family.documentation} |")
-    for family in ConsumerLagCollector(None, "").describe():
-        names = ", ".join(f"`{x}`" for x in getattr(family, "_labelnames", ()))
-        rows.append(f"| `{family.name}` | gauge | {names} | {family.documentation} |")
     registry = CollectorRegistry()
     Metrics(registry)
     for family in registry.collect():

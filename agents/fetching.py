@@ -19,9 +19,9 @@ class TunedConsumerThread(AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        wait = getattr(self.app, "fetch_max_wait", None)
-        if wait is not None:  # read by aiokafka when it starts its fetcher
-            consumer._fetch_max_wait_ms = max(1, int(wait * 1000))
+        settings = getattr(self.app, "settings", None)  # a socialpulse app's Settings
+        if settings is not None:  # read by aiokafka when it starts its fetcher
+            consumer._fetch_max_wait_ms = max(1, int(settings.fetch_max_wait * 1000))
         return consumer
 
 

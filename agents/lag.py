@@ -10,7 +10,7 @@ the embedded broker the lag reads low by up to one producer batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -24,7 +24,7 @@ LABELS = ["topic", "partition"]
 
 
 def partition_lags(
-    assigned: Iterator[Any] | set[Any],
+    assigned: Iterable[Any],
     highwater: Callable[[Any], int | None],
     committed: Mapping[Any, int | None],
     topic: str,

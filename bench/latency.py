@@ -42,10 +42,6 @@ class Timeline:
         return out
 
 
-def counted(worker: Worker) -> float:
-    return worker.accepted()
-
-
 def scrape_seconds(worker: Worker) -> float:
     started = time.perf_counter()
     urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=30).read()
@@ -86,7 +82,7 @@ def measure(
     """Send ``events`` at ``rate`` events/s while polling the worker's counter; with
     ``scrape_every``, also scrape its whole ``/metrics`` that often."""
     tl = Timeline()
-    base = counted(worker)
+    base = worker.accepted()
     sender = threading.Thread(
         target=lambda: asyncio.run(_send(bootstrap, topic, events, rate, partitions, tl))
     )
@@ -95,7 +91,7 @@ def measure(
     deadline = time.perf_counter() + len(events) / rate + 60
     while time.perf_counter() < deadline:
         now = time.perf_counter()
-        total = counted(worker) - base
+        total = worker.accepted() - base
         tl.seen.append((time.perf_counter(), total))
         if scrape_every is not None and now >= next_scrape:
             tl.scrapes.append(scrape_seconds(worker))

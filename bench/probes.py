@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from socialpulse.agents.processes import wait_port
+from socialpulse.agents.processes import free_port, wait_port
 from socialpulse.bench.corpus import Event, messages, send_messages
 
 CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
@@ -137,12 +137,24 @@ class Worker:
         return 0
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@contextmanager
+def embedded_broker() -> Iterator[str]:
+    """``socialpulse broker`` on a free port, for one bench run; yields host:port."""
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    broker = subprocess.Popen(
+        [*CLI, "broker"],
+        env=dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{bootstrap}"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if not wait_port("127.0.0.1", port, 30, broker):
+            raise BenchError("the embedded broker did not start")
+        yield bootstrap
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(30)
 
 
 @contextmanager

@@ -16,16 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from socialpulse.agents.processes import wait_port
 from socialpulse.bench import latency
 from socialpulse.bench.corpus import ENVELOPE, Event, fill, make_events, renamed
 from socialpulse.bench.probes import (
-    CLI,
-    BenchError,
     Rate,
     drain,
+    embedded_broker,
     faust_probe,
-    free_port,
     raw,
     workers,
 )
@@ -74,22 +71,11 @@ def run(options: Options, say: Say) -> Report:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [*CLI, "broker"],
-        env=dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{bootstrap}"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        if not wait_port("127.0.0.1", port, 30, broker):
-            raise BenchError("the embedded broker did not start")
-        with tempfile.TemporaryDirectory(prefix="socialpulse-bench-") as tmp:
-            _rows(report, options, bootstrap, Path(tmp), say)
-    finally:
-        broker.send_signal(signal.SIGTERM)
-        broker.wait(30)
+    with (
+        embedded_broker() as bootstrap,
+        tempfile.TemporaryDirectory(prefix="socialpulse-bench-") as tmp,
+    ):
+        _rows(report, options, bootstrap, Path(tmp), say)
     return report
 
 

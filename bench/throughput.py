@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,27 +22,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from socialpulse.agents.processes import free_port, wait_port
 from socialpulse.bench.corpus import fill
+from socialpulse.bench.probes import CLI, embedded_broker
 from socialpulse.streams.generator import SyntheticStream
 from socialpulse.streams.topics import ensure_topics
-
-CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"port {port} did not open")
 
 
 def accepted(port: int) -> float:
@@ -85,7 +68,8 @@ def measure(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_port(web, 90)
+        if not wait_port("127.0.0.1", web, 90, worker):
+            raise SystemExit(f"the worker did not serve port {web}")
         deadline = time.monotonic() + 90
         while b"Worker ready" not in Path(log_path).read_bytes():
             if time.monotonic() > deadline:
@@ -133,42 +117,28 @@ def main() -> int:
     stream = SyntheticStream(seed=7, brands=6)
     now = time.time()
     events = stream.events(now, args.events)
-    port = free_port()
-    broker = subprocess.Popen(
-        [*CLI, "broker"],
-        env=dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port, 30)
-        with tempfile.TemporaryDirectory() as workdir:
-            rate, messages = measure(f"127.0.0.1:{port}", events, 500, workdir)
-            print(
-                f"envelopes of 500: {rate:,.0f} events/s",
-                f"({len(events):,} events, {messages:,} messages)",
-            )
-            if args.text_share > 0:
-                texty = with_text_share(events, args.text_share)
-                share = f"{args.text_share:.0%} with text"
-                for enrich in ("true", "false"):
-                    rate, messages = measure(
-                        f"127.0.0.1:{port}", texty, 500, workdir, SOCIALPULSE_ENRICH=enrich
-                    )
-                    label = "enrichment on: " if enrich == "true" else "enrichment off:"
-                    print(
-                        f"envelopes of 500, {share}, {label} {rate:,.0f} events/s",
-                        f"({len(texty):,} events, {messages:,} messages)",
-                    )
-            single = events[: args.single]
-            rate, messages = measure(f"127.0.0.1:{port}", single, 1, workdir)
-            print(
-                f"single events:    {rate:,.0f} events/s",
-                f"({len(single):,} events, {messages:,} messages)",
-            )
-    finally:
-        broker.send_signal(signal.SIGTERM)
-        broker.wait(30)
+    with embedded_broker() as bootstrap, tempfile.TemporaryDirectory() as workdir:
+        rate, messages = measure(bootstrap, events, 500, workdir)
+        print(
+            f"envelopes of 500: {rate:,.0f} events/s",
+            f"({len(events):,} events, {messages:,} messages)",
+        )
+        if args.text_share > 0:
+            texty = with_text_share(events, args.text_share)
+            share = f"{args.text_share:.0%} with text"
+            for enrich in ("true", "false"):
+                rate, messages = measure(bootstrap, texty, 500, workdir, SOCIALPULSE_ENRICH=enrich)
+                label = "enrichment on: " if enrich == "true" else "enrichment off:"
+                print(
+                    f"envelopes of 500, {share}, {label} {rate:,.0f} events/s",
+                    f"({len(texty):,} events, {messages:,} messages)",
+                )
+        single = events[: args.single]
+        rate, messages = measure(bootstrap, single, 1, workdir)
+        print(
+            f"single events:    {rate:,.0f} events/s",
+            f"({len(single):,} events, {messages:,} messages)",
+        )
     return 0
 
 

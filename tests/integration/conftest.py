@@ -21,13 +21,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from socialpulse.agents.processes import free_port
+
 CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, seconds: float) -> bool:
