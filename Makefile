@@ -12,6 +12,7 @@ $(BIN)/socialpulse: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e examples/socialpulse-ticks  # the example producer plug-in
 	@touch $@
 
 demo: $(BIN)/socialpulse  ## install and run `socialpulse demo` (broker, worker, generator)

@@ -17,8 +17,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from socialpulse.agents.broker_health import BrokerHealth, quiet_client_logs
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.fetching import tune
+from socialpulse.agents.kafka_security import broker_credentials
 from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.pipeline import KpiPipeline
@@ -57,6 +59,7 @@ def create_app(
     app = SocialPulseApp(
         settings.app_id,
         broker=settings.broker,
+        broker_credentials=broker_credentials(settings),  # TLS / SASL, None for PLAINTEXT
         store=settings.store,
         web_enabled=True,
         web_host=settings.web_host,
@@ -75,7 +78,7 @@ def create_app(
         stream_buffer_maxsize=131_072,
         consumer_auto_offset_reset="earliest",
         producer_max_batch_size=settings.producer_batch_bytes,
-        producer_max_request_size=max(settings.max_message_bytes * 2, 2_000_000),
+        producer_max_request_size=64 * 1024 * 1024,  # dead letters: any message it can read
         consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
         autodiscover=False,
     )
@@ -113,6 +116,7 @@ def create_app(
 
     @app.task
     async def declare_topics() -> None:
+        quiet_client_logs()  # Faust has set up its log handlers by now
         for topic in side_topics:
             await topic.maybe_declare()
         log.info(
@@ -124,6 +128,13 @@ def create_app(
             settings.web_host,
             settings.web_port,
         )
+
+    health = BrokerHealth(settings.bootstrap, app.metrics)
+
+    @app.timer(2.0)
+    async def broker_health() -> None:
+        """Is the broker reachable? One log line per outage, and socialpulse_broker_up."""
+        await health.check()
 
     @app.timer(5.0)
     async def producers_silent() -> None:

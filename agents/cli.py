@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,10 @@ from pydantic import ValidationError
 from socialpulse.agents.app import create_app
 from socialpulse.agents.broker import BrokerError, run_broker
 from socialpulse.agents.demo import DemoPlan, run_demo
+from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.settings import ConfigFileError, Settings
+from socialpulse.streams import builtin_plugins, plugins
+from socialpulse.streams.builtin_plugins import GENERATOR_OPTIONS, REPLAY_OPTIONS, synthetic_stream
 from socialpulse.streams.producer import EventProducer
 
 
@@ -31,6 +33,7 @@ def _producer(settings: Settings, max_events: int = 500) -> EventProducer:
         partitions=settings.topic_partitions,
         max_events=min(max_events, settings.max_envelope_events),
         max_bytes=min(900_000, settings.max_message_bytes),
+        client_options=client_options(settings),
     )
 
 
@@ -61,15 +64,16 @@ def build_commands(settings: Settings) -> list[click.Command]:
         if code:
             raise click.ClickException(f"the broker exited with status {code}")
 
+    def with_options(options: list[Any]) -> Any:
+        def decorate(fn: Any) -> Any:
+            for opt in reversed(options):
+                fn = opt(fn)
+            return fn
+
+        return decorate
+
     @click.command()
-    @click.option(
-        "--rate", type=float, default=200.0, show_default=True, help="Mean events per second."
-    )
-    @click.option("--brands", type=int, default=4, show_default=True, help="Brands to simulate.")
-    @click.option(
-        "--duration", type=float, default=None, help="Seconds to run (default: until Ctrl-C)."
-    )
-    @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+    @with_options(GENERATOR_OPTIONS)
     @click.option(
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -79,109 +83,68 @@ def build_commands(settings: Settings) -> list[click.Command]:
     @click.option(
         "--envelope", type=int, default=1, show_default=True, help="Events per line with --output."
     )
-    @click.option(
-        "--history",
-        type=click.FloatRange(min=0),
-        default=0.0,
-        show_default=True,
-        help="First send this many seconds of past event time, as fast as possible.",
-    )
-    @click.option(
-        "--crisis",
-        metavar="BRAND",
-        default=None,
-        help="Script a crisis: BRAND's mentions turn negative, 4x the traffic, for 5 minutes.",
-    )
-    @click.option(
-        "--crisis-in",
-        type=click.FloatRange(min=0),
-        default=60.0,
-        show_default=True,
-        help="Seconds after the live stream starts that the --crisis begins.",
-    )
     @click.option("--quiet", is_flag=True, default=False, help="No progress line.")
-    def generate(
-        rate: float,
-        brands: int,
-        duration: float | None,
-        seed: int,
-        output: Path | None,
-        envelope: int,
-        history: float,
-        crisis: str | None,
-        crisis_in: float,
-        quiet: bool,
-    ) -> None:
-        """Send a realistic synthetic event stream (or write it to a file with --output)."""
-        from socialpulse.streams.generate import run_live, send_history, write_file
-        from socialpulse.streams.generator import SyntheticStream, crisis_burst
+    def generate(output: Path | None, envelope: int, quiet: bool, **options: Any) -> None:
+        """Send a realistic synthetic event stream (or write it to a file with --output).
 
-        if rate <= 0:
-            raise click.BadParameter("must be positive", param_hint="--rate")
-        try:
-            stream = SyntheticStream(seed=seed, brands=brands)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--brands") from None
-        if crisis is not None and crisis not in stream.brands:
-            raise click.BadParameter(
-                f"{crisis!r} is not one of the generated brands: {', '.join(stream.brands)}",
-                param_hint="--crisis",
-            )
+        The same as `socialpulse produce generator`, plus --output."""
+        from socialpulse.streams.generate import write_file
+
         err = None if quiet else sys.stderr
         if output is not None:
-            if history or crisis is not None:
+            if options["history"] or options["crisis"] is not None:
                 raise click.UsageError("--history and --crisis are for live sending, not --output")
-            if duration is None:
+            if options["duration"] is None:
                 raise click.UsageError("--output needs --duration (seconds of event time to write)")
+            stream = synthetic_stream(
+                options["rate"], options["brands"], options["seed"], options["crisis"]
+            )
             n = write_file(
-                stream, output, rate=rate, duration=duration, envelope=max(1, envelope), err=err
+                stream,
+                output,
+                rate=options["rate"],
+                duration=options["duration"],
+                envelope=max(1, envelope),
+                err=err,
             )
             click.echo(f"wrote {n:,} events to {output}")
             return
-
-        async def send() -> None:
-            producer = _producer(settings)
-            await _with_broker(producer.start(), settings)
-            try:
-                if history:
-                    await send_history(stream, producer, rate=rate, duration=history, err=err)
-                if crisis is not None:
-                    stream.script(crisis_burst(crisis, time.time() + crisis_in))
-                    if err is not None:
-                        print(f"generate: a crisis hits {crisis} in {crisis_in:g} s", file=err)
-                await run_live(stream, producer, rate=rate, duration=duration, err=err)
-            finally:
-                await producer.stop()
-
-        _run(send())
+        synthetic_stream(options["rate"], options["brands"], options["seed"], options["crisis"])
+        _run(_produce(settings, builtin_plugins.generator, options, err))
 
     @click.command()
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--raw", is_flag=True, default=False, help="Send lines unchanged, unvalidated.")
+    @with_options(REPLAY_OPTIONS)
     @click.option(
         "--envelope", type=int, default=500, show_default=True, help="Events per envelope."
     )
-    def replay(file: Path, raw: bool, envelope: int) -> None:
-        """Send a JSON-lines FILE (each line one event or an envelope) to the events topic."""
-        from socialpulse.streams.replay import ReplayReport, replay_file
+    def replay(envelope: int, **options: Any) -> None:
+        """Send a JSON-lines FILE (each line one event or an envelope) or a CSV FILE.
 
-        async def send() -> ReplayReport:
-            producer = _producer(settings, max(1, envelope))
-            await _with_broker(producer.start(), settings)
-            try:
-                return await replay_file(file, producer, raw=raw)
-            finally:
-                await producer.stop()
-
-        report: ReplayReport = _run(send())
-        for line in report.errors:
-            click.echo(f"  refused {line}", err=True)
-        click.echo(
-            f"replay: sent {report.events:,} events from {report.lines:,} lines; "
-            f"refused {report.invalid:,}"
-        )
-        if report.invalid:
+        A .csv / .tsv FILE (or --format csv) is read as `socialpulse produce csv` reads it:
+        columns map to event fields with --map FIELD=COLUMN and --set FIELD=VALUE.
+        The same as `socialpulse produce replay FILE`. Exit status 1 if any event was refused."""
+        sink = _run(_produce(settings, builtin_plugins.replay, options, sys.stderr, envelope))
+        report_sink("replay", sink)
+        if sum(sink.refused.values()):
             sys.exit(1)
+
+    @click.group("produce", cls=PluginGroup, invoke_without_command=True)
+    @click.option("--list", "show", is_flag=True, default=False, help="List producer plug-ins.")
+    @click.pass_context
+    def produce(ctx: click.Context, show: bool) -> None:
+        """Run a producer plug-in: `socialpulse produce NAME [OPTIONS]`.
+
+        Plug-ins are Python entry points in the group `socialpulse.producers`; the generator
+        and file replay are built in. `socialpulse produce NAME --help` shows a plug-in's
+        options. Exit status 1 if the plug-in refused any input.
+        """
+        if show or ctx.invoked_subcommand is None:
+            for name, help_text, where in plugins.listing():
+                click.echo(f"{name:<12} {help_text}  [{where}]")
+            if not show:
+                click.echo("\nrun one with: socialpulse produce NAME [OPTIONS]", err=True)
+
+    produce.settings = settings  # type: ignore[attr-defined]
 
     @click.command()
     @click.option(
@@ -330,7 +293,150 @@ def build_commands(settings: Settings) -> list[click.Command]:
             raise click.ClickException(f"delivery failed: {exc}") from None
         click.echo("delivered")
 
-    return [broker, generate, replay, demo, bench, score_text, alerts]
+    @click.command()
+    @click.option("--host", default=None, help="Bind address  [default: SOCIALPULSE_INGEST_HOST]")
+    @click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=None,
+        help="Port to listen on  [default: SOCIALPULSE_INGEST_PORT]",
+    )
+    @click.option(
+        "--no-wait",
+        is_flag=True,
+        default=False,
+        help="Answer 202 once the events are queued, before the broker has them.",
+    )
+    @click.option(
+        "--linger",
+        type=click.FloatRange(min=0),
+        default=0.002,
+        show_default=True,
+        help="Seconds events wait to share an envelope with other requests' events.",
+    )
+    @click.option(
+        "--log-every",
+        type=click.FloatRange(min=1),
+        default=30.0,
+        show_default=True,
+        help="Seconds between progress lines (only when requests came).",
+    )
+    def ingest(
+        host: str | None, port: int | None, no_wait: bool, linger: float, log_every: float
+    ) -> None:
+        """HTTP ingest: POST events to /events (Bearer SOCIALPULSE_INGEST_TOKEN required).
+
+        \b
+        Example:
+          SOCIALPULSE_INGEST_TOKEN=$TOKEN socialpulse ingest --port 8088
+          curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+            -d '{"id":"1","ts":1700000000,"brand":"acme","kind":"like"}' localhost:8088/events
+        """
+        from socialpulse.streams import ingest as http
+
+        tokens = http.parse_tokens(settings.ingest_token)
+        if not tokens:
+            raise click.ClickException(
+                "SOCIALPULSE_INGEST_TOKEN is not set: the ingest server refuses to run without "
+                "a token (several, comma-separated, allow rotation)"
+            )
+        config = http.IngestConfig(
+            tokens=tokens,
+            max_bytes=settings.ingest_max_bytes,
+            max_events=settings.max_envelope_events,
+            max_event_bytes=settings.max_message_bytes - 2,
+            wait=not no_wait,
+            ack_timeout=settings.ingest_ack_timeout,
+        )
+        producer = http.DeliveryProducer(
+            settings.bootstrap,
+            settings.events_topic,
+            partitions=settings.topic_partitions,
+            max_events=min(500, settings.max_envelope_events),
+            max_bytes=min(900_000, settings.max_message_bytes),
+            linger=linger,
+            client_options=client_options(settings),
+        )
+
+        async def run() -> None:
+            await _with_broker(producer.start(), settings)
+            try:
+                click.echo(f"socialpulse ingest: events go to {settings.events_topic!r}")
+                stats = await http.serve(
+                    producer,
+                    config,
+                    host or settings.ingest_host,
+                    settings.ingest_port if port is None else port,
+                    echo=click.echo,
+                    log_every=log_every,
+                )
+            except http.IngestError as exc:
+                raise click.ClickException(str(exc)) from None
+            finally:
+                await producer.stop()
+            click.echo(
+                f"socialpulse ingest: stopped after {stats.total_requests:,} requests, "
+                f"{stats.total_accepted:,} events accepted"
+            )
+
+        _run(run())
+
+    return [broker, generate, replay, produce, demo, bench, score_text, alerts, ingest]
+
+
+async def _produce(
+    settings: Settings,
+    plugin: plugins.Plugin,
+    options: dict[str, Any],
+    err: Any,
+    envelope: int = 500,
+) -> plugins.Sink:
+    producer = _producer(settings, max(1, envelope))
+    await _with_broker(producer.start(), settings)
+    try:
+        return await plugins.produce(plugin, producer, options, err)
+    finally:
+        await producer.stop()
+
+
+def report_sink(label: str, sink: plugins.Sink) -> None:
+    for line in sink.errors:
+        click.echo(f"  refused {line}", err=True)
+    refused = sum(sink.refused.values())
+    reasons = ", ".join(f"{r} {n:,}" for r, n in sink.refused.most_common())
+    why = f" ({reasons})" if reasons else ""
+    click.echo(f"{label}: sent {sink.sent:,} events; refused {refused:,}{why}")
+
+
+class PluginGroup(click.Group):
+    """`socialpulse produce`: one subcommand per installed producer plug-in."""
+
+    settings: Settings
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(plugins.discover())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in plugins.discover():
+            return None
+        try:
+            plugin = plugins.load(name)
+        except plugins.PluginError as exc:
+            problem = str(exc)
+
+            def broken() -> None:
+                raise click.ClickException(problem)
+
+            return click.command(name, help=f"(broken) {problem}")(broken)
+        settings = self.settings
+
+        def run(**options: Any) -> None:
+            sink = _run(_produce(settings, plugin, options, sys.stderr))
+            report_sink(f"produce {plugin.name}", sink)
+            if sum(sink.refused.values()):
+                sys.exit(1)
+
+        return plugin.command(run)
 
 
 def _run(coro: Any) -> Any:

@@ -126,3 +126,18 @@ class Metrics:
             "Brands whose KPI state this worker holds.",
             registry=registry,
         )
+        self.changelog_dropped = Counter(
+            "socialpulse_changelog_dropped_records",
+            "Changelog records of an unfinished batch (a crash mid-write) dropped on recovery.",
+            registry=registry,
+        )
+        self.broker_up = Gauge(
+            "socialpulse_broker_up",
+            "1 while the worker reaches the Kafka broker, 0 while it does not.",
+            registry=registry,
+        )
+        self.broker_unreachable_seconds = Gauge(
+            "socialpulse_broker_unreachable_seconds",
+            "Seconds since the worker last reached the broker (0 while it reaches it).",
+            registry=registry,
+        )

@@ -3,25 +3,28 @@
 Faust hands the agent batches of raw messages (``stream.take_events``). Each batch is
 decoded and validated; bad elements go to the dead-letter topic with their reason; an
 event that arrived on a partition other than its brand's owner is forwarded there once;
-the rest update ``KpiState``. The minute buckets, the event ids of the dedup horizon and
-the watermarks the batch changed are then written to three changelogged Faust tables, a
-write per (brand, minute) rather than per event. On recovery the state is rebuilt from
-those tables.
+the rest update ``KpiState``. The minute buckets, the event ids of the dedup horizon, the
+distinct-count sightings and the brand records the batch changed are then written to one
+changelogged table, a write per (brand, minute) rather than per event, each partition's
+writes closed by a marker (``agents.changelog``): a crash leaves whole batches or none.
+On recovery the state is rebuilt from that table.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import faust
-from faust.types import EventT, Message, TableT
+from faust.types import EventT, Message
 
 from socialpulse.agents.alerting import AlertStage
+from socialpulse.agents.changelog import BatchWriter, batch_table
 from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import Settings
@@ -34,14 +37,16 @@ from socialpulse.streams.validation import Event, Rejection, decode_message
 log = logging.getLogger("socialpulse.kpi")
 
 SEP = "\x1f"
+#: key prefixes of the record families in the state table
+BUCKET, BRAND, SEEN, SIGHTING = "b", "w", "s", "g"
 
 
 def bucket_key(brand: str, minute: int) -> bytes:
-    return f"{brand}{SEP}{minute}".encode()
+    return f"{BUCKET}{brand}{SEP}{minute}".encode()
 
 
 def split_bucket_key(key: bytes) -> tuple[str, int]:
-    brand, _, minute = key.decode().rpartition(SEP)
+    brand, _, minute = key.decode()[1:].rpartition(SEP)
     return brand, int(minute)
 
 
@@ -63,16 +68,17 @@ class KpiPipeline:
             platform_cap=settings.platform_cap,
             campaign_cap=settings.campaign_cap,
         )
-        table_opts: dict[str, Any] = {
-            "key_type": bytes,
-            "value_type": bytes,
-            "partitions": settings.topic_partitions,
-        }
-        self.buckets = app.Table("kpi_buckets", **table_opts)
-        self.brand_table = app.Table("kpi_brands", **table_opts)
-        self.seen = app.Table("kpi_seen", **table_opts)
-        self.sightings = app.Table("kpi_sightings", **table_opts)
-        self.buckets.on_recover(self.restore)
+        self.table = batch_table(
+            app,
+            "kpi_state",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.topic_partitions,
+        )
+        self.table.on_recover(self.restore)
+        self.writer = BatchWriter(self.table)
+        self._batches = 0
+        self._fault = _fault_plan(settings.fault_kill)
         self._seen_keys: dict[tuple[str, int], list[bytes]] = {}
         self._sighting_keys: dict[tuple[str, int], list[bytes]] = {}
         self._touched: set[str] = set()  # brands the current batch counted events for
@@ -121,6 +127,7 @@ class KpiPipeline:
                 accepted = await self._apply(valid, partitions)
         else:
             accepted = await self._apply(valid, partitions)
+        await self._write_changelog()
         await self.alerting.evaluate(self._touched, self.state.brands)
         self._touched = set()
         await self._forward(forward)
@@ -224,88 +231,121 @@ class KpiPipeline:
 
     # -- persistence ----------------------------------------------------------------------
     def _persist(self, result: BatchResult, partitions: int) -> None:
+        """Stage what ``result`` changed; ``_write_changelog`` sends it once per batch."""
         for brand, minute in result.touched - result.evicted - result.compacted:
             record = self.state.bucket_record(brand, minute)
             if record is not None:
-                self._put(
-                    self.buckets, brand, bucket_key(brand, minute), codec.dumps(record), partitions
-                )
+                self._put(brand, bucket_key(brand, minute), codec.dumps(record), partitions)
         for brand, minute in result.compacted:  # merged into a coarse bucket (slot < 0)
-            self._put(self.buckets, brand, bucket_key(brand, minute), None, partitions)
+            self._put(brand, bucket_key(brand, minute), None, partitions)
         for brand, minute in result.evicted:
-            self._put(self.buckets, brand, bucket_key(brand, minute), None, partitions)
+            self._put(brand, bucket_key(brand, minute), None, partitions)
             for key in self._sighting_keys.pop((brand, minute), []):
-                self._put(self.sightings, brand, key, None, partitions)
+                self._put(brand, key, None, partitions)
         for (brand, minute), ids in result.new_ids.items():
-            key = self._delta_key(brand, minute, self._seen_keys)
-            self._put(self.seen, brand, key, codec.dumps(ids), partitions)
+            key = self._delta_key(SEEN, brand, minute, self._seen_keys)
+            self._put(brand, key, codec.dumps(ids), partitions)
         for brand, minute in result.forgotten:
             for key in self._seen_keys.pop((brand, minute), []):
-                self._put(self.seen, brand, key, None, partitions)
+                self._put(brand, key, None, partitions)
         for (brand, minute), entries in result.sightings.items():
-            key = self._delta_key(brand, minute, self._sighting_keys)
-            self._put(self.sightings, brand, key, codec.dumps(entries), partitions)
+            key = self._delta_key(SIGHTING, brand, minute, self._sighting_keys)
+            self._put(brand, key, codec.dumps(entries), partitions)
         for brand in result.brands:
             record = codec.dumps(self.state.brand_record(brand))
-            self._put(self.brand_table, brand, brand.encode(), record, partitions)
+            self._put(brand, f"{BRAND}{brand}".encode(), record, partitions)
 
     def _delta_key(
-        self, brand: str, minute: int, keys: dict[tuple[str, int], list[bytes]]
+        self, family: str, brand: str, minute: int, keys: dict[tuple[str, int], list[bytes]]
     ) -> bytes:
         """A new key for an append-only record of (brand, minute), remembered for deletion."""
         self._seq += 1
-        key = f"{brand}{SEP}{minute}{SEP}{self._nonce}.{self._seq}".encode()
+        key = f"{family}{brand}{SEP}{minute}{SEP}{self._nonce}.{self._seq}".encode()
         keys.setdefault((brand, minute), []).append(key)
         return key
 
-    @staticmethod
-    def _put(
-        table: TableT[Any, Any], brand: str, key: bytes, value: bytes | None, partitions: int
-    ) -> None:
+    def _put(self, brand: str, key: bytes, value: bytes | None, partitions: int) -> None:
         # Only the changelog is written: KpiState is the live copy, and table.data is
         # filled by Faust's recovery just long enough for restore() to read it.
-        table.send_changelog(brand_partition(brand, partitions), key, value)
+        self.writer.put(brand_partition(brand, partitions), key, value)
 
-    @property
-    def tables(self) -> tuple[TableT[Any, Any], ...]:
-        return (self.buckets, self.brand_table, self.seen, self.sightings)
+    async def _write_changelog(self) -> None:
+        """Send the batch's staged records, a marker closing each partition's run."""
+        self._batches += 1
+        fault = self._fault.get(self._batches)
+        if fault is not None:
+            await self._die(fault)
+        self.writer.send()
+
+    async def _die(self, fault: str) -> None:
+        """SIGKILL this worker at a chosen point of a batch's write (``fault_kill``)."""
+        if fault == "mid_write":
+            for partition, writes in self.writer.writes.items():
+                for key, value in list(writes.items())[: max(1, len(writes) // 2)]:
+                    self.table.send_changelog(partition, key, value)
+        elif fault == "after_write":
+            self.writer.send()
+        await self.app.producer.flush()
+        log.warning("fault_kill %s at batch %d: SIGKILL", fault, self._batches)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     async def restore(self) -> None:
-        """Rebuild the brands found in the recovered tables, then let the tables go.
+        """Rebuild the brands found in the recovered table, then let the table go.
 
         Faust's memory store keeps no offsets, so each newly assigned changelog partition
-        is read from its start into ``table.data``; the brands found there are rebuilt (a
-        brand not found keeps its live state) and ``table.data`` is emptied, so no second
-        copy of the state stays in memory.
+        is read from its start into ``table.data``, whole batches only; the brands found
+        there are rebuilt (a brand not found keeps its live state) and ``table.data`` is
+        emptied, so no second copy of the state stays in memory.
         """
+        dropped = self.table.drop_unfinished()
+        if dropped:
+            self.metrics.changelog_dropped.inc(dropped)
         partitions = self.partition_count()
         owned = self.owned_partitions()
 
         def mine(brand: str) -> bool:
             return brand_partition(brand, partitions) in owned
 
-        brand_records = {
-            key.decode(): codec.loads(value)
-            for key, value in self.brand_table.data.items()
-            if mine(key.decode())
-        }
+        brand_records: dict[str, Any] = {}
+        buckets: list[tuple[str, int, Any]] = []
+        seen: list[tuple[str, int, Any]] = []
+        sightings: list[tuple[str, int, Any]] = []
+        delta_keys: list[tuple[dict[tuple[str, int], list[bytes]], bytes, str, int]] = []
+        for key, value in self.table.data.items():
+            text = key.decode()
+            family, rest = text[:1], text[1:]
+            if family == BRAND:
+                if mine(rest):
+                    brand_records[rest] = codec.loads(value)
+            elif family == BUCKET:
+                brand, minute = split_bucket_key(key)
+                if mine(brand):
+                    buckets.append((brand, minute, codec.loads(value)))
+            elif family in (SEEN, SIGHTING):
+                head, _, _tag = rest.rpartition(SEP)
+                brand, _, minute_text = head.rpartition(SEP)
+                if mine(brand):
+                    minute = int(minute_text)
+                    target, keys = (seen, self._seen_keys)
+                    if family == SIGHTING:
+                        target, keys = sightings, self._sighting_keys
+                    target.append((brand, minute, codec.loads(value)))
+                    delta_keys.append((keys, key, brand, minute))
         for keys in (self._seen_keys, self._sighting_keys):
             for brand_minute in [k for k in keys if k[0] in brand_records]:
                 del keys[brand_minute]
-        self.state.restore(
-            brand_records,
-            self._bucket_records(mine),
-            self._delta_records(self.seen, self._seen_keys, mine),
-            self._delta_records(self.sightings, self._sighting_keys, mine),
-        )
-        for table in self.tables:
-            table.data.clear()
+        for keys, key, brand, minute in delta_keys:
+            keys.setdefault((brand, minute), []).append(key)
+        self.state.restore(brand_records, buckets, seen, sightings)
+        self.table.data.clear()
         log.info(
-            "restored KPI state: %d brands, %d buckets, %d event ids",
+            "restored KPI state from %d whole batches: %d brands, %d buckets, %d event ids",
+            self.table.batches_recovered,
             len(self.state.brands),
             sum(len(bs.buckets) for bs in self.state.brands.values()),
             sum(len(bs.seen) for bs in self.state.brands.values()),
         )
+        self.table.batches_recovered = 0
 
     async def on_revoked(self, revoked: set[Any]) -> None:
         """Forget the brands of partitions now owned by another worker."""
@@ -321,23 +361,10 @@ class KpiPipeline:
                 del keys[brand_minute]
         log.info("partitions %s revoked: forgot %d brands", sorted(gone), len(brands))
 
-    def _bucket_records(self, mine: Any) -> Iterable[tuple[str, int, dict[str, list[float]]]]:
-        for key, value in list(self.buckets.data.items()):
-            brand, minute = split_bucket_key(key)
-            if mine(brand):
-                yield brand, minute, codec.loads(value)
 
-    @staticmethod
-    def _delta_records(
-        table: TableT[Any, Any], keys: dict[tuple[str, int], list[bytes]], mine: Any
-    ) -> list[tuple[str, int, Any]]:
-        """The append-only records of ``table`` for owned brands, remembering their keys."""
-        records = []
-        for key, value in list(table.data.items()):
-            head, _, _tag = key.decode().rpartition(SEP)
-            brand, _, minute_text = head.rpartition(SEP)
-            if mine(brand):
-                minute = int(minute_text)
-                keys.setdefault((brand, minute), []).append(key)
-                records.append((brand, minute, codec.loads(value)))
-        return records
+def _fault_plan(spec: str) -> dict[int, str]:
+    """``before_write:3`` -> {3: "before_write"}; empty when no fault is asked for."""
+    if not spec:
+        return {}
+    point, _, batch = spec.partition(":")
+    return {int(batch): point}

@@ -7,11 +7,18 @@ variable names in the README, docker-compose.yml and the tests are the same ones
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,7 +91,7 @@ class BrandConfig(BaseModel):
 class AlertsConfig(BaseModel):
     """The config file's ``alerts`` section: where alerts go, and detector tuning."""
 
-    model_config = {"extra": "forbid"}
+    model_config = {"extra": "forbid", "hide_input_in_errors": True}  # URLs hold secrets
 
     notify: list[str] = Field(default_factory=list, description="Webhook or Apprise URLs.")
     tuning: dict[str, float] = Field(default_factory=dict, description="Tuning overrides.")
@@ -115,7 +122,7 @@ class AlertsConfig(BaseModel):
 class FileConfig(BaseModel):
     """The optional YAML/JSON config file named by ``SOCIALPULSE_CONFIG_FILE``."""
 
-    model_config = {"extra": "allow"}
+    model_config = {"extra": "allow", "hide_input_in_errors": True}  # notify URLs hold secrets
 
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
@@ -147,7 +154,12 @@ class FileConfig(BaseModel):
 class Settings(BaseSettings):
     """Runtime settings; each field is ``SOCIALPULSE_<FIELD NAME IN CAPITALS>``."""
 
-    model_config = SettingsConfigDict(env_prefix="SOCIALPULSE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SOCIALPULSE_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a validation error must not print a password or token
+    )
 
     broker: str = Field(
         "kafka://127.0.0.1:9092",
@@ -155,6 +167,29 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="Address the worker's HTTP server binds to.")
     web_port: int = Field(6066, description="Port of the worker's HTTP server (`/metrics`).")
+    ingest_host: str = Field(
+        "127.0.0.1",
+        description="Address `socialpulse ingest` binds to (`0.0.0.0` for other hosts' events).",
+    )
+    ingest_port: int = Field(
+        8088, ge=0, le=65535, description="Port of `socialpulse ingest` (`POST /events`)."
+    )
+    ingest_token: str = Field(
+        "",
+        repr=False,
+        description=(
+            "Bearer token(s) `socialpulse ingest` requires, comma-separated to rotate them; "
+            "it refuses to start without one. Never logged."
+        ),
+    )
+    ingest_max_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest `POST /events` body in bytes (413 above)."
+    )
+    ingest_ack_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds `POST /events` waits for the broker to take the events (503 after).",
+    )
     topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic.")
     events_topic: str = Field("social-events", description="Topic producers write events to.")
     dlq_topic: str = Field("social-events-dlq", description="Dead-letter topic for bad input.")
@@ -226,6 +261,60 @@ class Settings(BaseSettings):
             "makes table recovery miss changelog records. With Apache Kafka use 65536."
         ),
     )
+    fault_kill: str = Field(
+        "",
+        pattern=r"^((before_write|mid_write|after_write):[1-9][0-9]*)?$",
+        description=(
+            "For fault tests only: the worker SIGKILLs itself at batch N, `before_write:N` "
+            "(counted, nothing persisted), `mid_write:N` (half its changelog records on the "
+            "broker, no marker) or `after_write:N` (all persisted, offsets not committed)."
+        ),
+    )
+    # -- Kafka TLS and SASL (agents/kafka_security.py builds the clients' settings) --------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM file of the CA(s) that signed the brokers' certificates (TLS)."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="PEM client certificate for mutual TLS; needs the key file too."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of an encrypted client key. Never logged."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password. Never logged or shown."
+    )
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        from socialpulse.agents.kafka_security import check
+
+        check(
+            self.kafka_security_protocol,
+            cafile=self.kafka_ssl_cafile,
+            certfile=self.kafka_ssl_certfile,
+            keyfile=self.kafka_ssl_keyfile,
+            username=self.kafka_sasl_username,
+            has_password=bool(
+                self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value()
+            ),
+        )
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -6,6 +6,11 @@ dropped and counted, never waited for. A URL starting ``http://`` or ``https://`
 webhook: the alert's JSON is POSTed, with a timeout and retries with backoff on errors and
 5xx answers. Any other URL goes to Apprise (``slack://``, ``mailto://``, ``tgram://``,
 ``msteams://``, ``discord://`` … see https://github.com/caronc/apprise/wiki).
+
+Receiver URLs carry secrets (a Slack webhook's path, a token in the query, a password in
+the userinfo, an Apprise URL's "host"): a notifier's ``target`` is the URL through
+:func:`redact_url`, error texts go through :func:`scrub`, and a logging filter on this
+module's logger and Apprise's masks any secret part of a configured URL in every record.
 """
 
 from __future__ import annotations
@@ -13,12 +18,172 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 
 log = logging.getLogger("socialpulse.alerts")
+
+MASK: Final = "***"
+
+#: schemes whose "host" is a network host, kept by redact_url; for every other Apprise
+#: scheme (slack://, tgram://, discord://, msteams://, …) the host part is a token
+HOST_SCHEMES: Final = frozenset(
+    {
+        "http",
+        "https",
+        "json",
+        "jsons",
+        "xml",
+        "xmls",
+        "form",
+        "forms",
+        "mailto",
+        "mailtos",
+        "ntfy",
+        "ntfys",
+        "gotify",
+        "gotifys",
+        "mmost",
+        "mmosts",
+        "rocket",
+        "rockets",
+        "matrix",
+        "matrixs",
+        "apprise",
+        "apprises",
+        "mqtt",
+        "mqtts",
+    }
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{0,31}$")
+#: a first path segment kept as it is: a word such as ``services`` or ``hooks``, or ``v2``
+_PLAIN_SEGMENT = re.compile(r"^(?:[A-Za-z][A-Za-z_.-]{0,31}|v[0-9]{1,3})$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its secrets masked, fit for logs, messages and labels.
+
+    Kept: the scheme, the host and port (for http(s) and Apprise schemes whose host is a
+    host), the first path segment when it is a plain word, and query parameter names.
+    Masked: userinfo, every later path segment, query values and the fragment.
+    ``https://u:p@hooks.example.com/services/T0/B0/X?token=abc`` becomes
+    ``https://***@hooks.example.com/services/***/***/***?token=***``.
+    """
+    scheme, sep, _ = url.partition("://")
+    if not sep or not _SCHEME.match(scheme):
+        return f"<not a URL, {len(url)} characters>"
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return f"{scheme}://{MASK}"
+    keeps_host = scheme.lower() in HOST_SCHEMES
+    netloc = MASK + "@" if "@" in parts.netloc else ""
+    if keeps_host and host:
+        netloc += f"[{host}]" if ":" in host else host
+        netloc += f":{port}" if port is not None else ""
+    elif parts.netloc:
+        netloc += MASK
+    segments = parts.path.split("/")
+    kept_first = False
+    for i, segment in enumerate(segments):
+        if not segment:
+            continue
+        if keeps_host and not kept_first and _PLAIN_SEGMENT.match(segment):
+            kept_first = True
+            continue
+        kept_first = True
+        segments[i] = MASK
+    out = f"{scheme}://{netloc}{'/'.join(segments)}"
+    if parts.query:
+        params = []
+        for param in parts.query.split("&"):
+            key, eq, _ = param.partition("=")
+            params.append(f"{key}={MASK}" if eq and _PLAIN_KEY.match(key) else MASK)
+        out += "?" + "&".join(params)
+    if parts.fragment:
+        out += "#" + MASK
+    return out
+
+
+def secret_parts(url: str) -> list[str]:
+    """The pieces of ``url`` that redact_url masks, longest first (to scrub free text)."""
+    scheme, sep, _ = url.partition("://")
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        parts = None
+    if not sep or parts is None:
+        return [url] if url else []
+    found: set[str] = set()  # not the URL itself: scrub replaces it by its redacted form
+    keeps_host = scheme.lower() in HOST_SCHEMES
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if at:
+        found.update([userinfo, userinfo.partition(":")[2]])  # the user name alone is no secret
+    if not keeps_host and hostport:
+        found.update([hostport, *hostport.split(":")])
+    segments = parts.path.split("/")
+    if keeps_host:
+        shown = urlsplit(redact_url(url)).path.split("/")
+        masked = [seg for seg, out in zip(segments, shown, strict=False) if out == MASK]
+    else:
+        masked = [seg for seg in segments if seg]
+    if masked:
+        found.update([parts.path, *masked])
+    if parts.query:
+        found.add(parts.query)
+        for param in parts.query.split("&"):
+            key, _, value = param.partition("=")
+            found.update([value] if _PLAIN_KEY.match(key) else [key, value])
+    if parts.fragment:
+        found.add(parts.fragment)
+    return sorted((p for p in found if len(p) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str, urls: Iterable[str]) -> str:
+    """``text`` with every secret piece of ``urls`` masked (for error messages)."""
+    for url in urls:
+        if url in text:
+            text = text.replace(url, redact_url(url))
+        for piece in secret_parts(url):
+            if piece in text:
+                text = text.replace(piece, MASK)
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Masks the secrets of every registered URL in the records of the loggers it is on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: set[str] = set()
+
+    def register(self, url: str) -> None:
+        self.urls.add(url)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.urls:
+            message = record.getMessage()
+            scrubbed = scrub(message, self.urls)
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
+            if record.exc_info and record.exc_info[1] is not None:
+                text = scrub(logging.Formatter().formatException(record.exc_info), self.urls)
+                record.exc_info, record.exc_text = None, text
+        return True
+
+
+#: on this module's logger, Apprise's (its plugins log URLs and HTTP errors) and urllib3's
+#: (Apprise's HTTP client logs each request line at DEBUG); a logger's filter sees only its
+#: own records, so each logger that writes them is named
+SECRETS = SecretFilter()
+for _name in ("socialpulse.alerts", "apprise", "urllib3", "urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(SECRETS)
 
 Outcome = Callable[[str, str], None]  # (notifier kind, "sent" | "failed" | "dropped")
 
@@ -59,7 +224,9 @@ class WebhookNotifier:
     def __init__(
         self, url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 0.5
     ) -> None:
-        self.target = url
+        self._url = url
+        self.target = redact_url(url)  # what logs, errors and the CLI show
+        SECRETS.register(url)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -72,7 +239,7 @@ class WebhookNotifier:
                 if attempt:
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
                 try:
-                    async with session.post(self.target, json=alert) as resp:
+                    async with session.post(self._url, json=alert) as resp:
                         if resp.status < 300:
                             return
                         last = f"HTTP {resp.status}"
@@ -80,7 +247,7 @@ class WebhookNotifier:
                             break  # the receiver refuses it: retrying will not help
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise NotifierError(f"{self.target}: {last}")
+        raise NotifierError(f"{self.target}: {scrub(last, [self._url])}")
 
 
 class AppriseNotifier:
@@ -91,7 +258,8 @@ class AppriseNotifier:
     def __init__(self, url: str) -> None:
         import apprise
 
-        self.target = url.split("://", 1)[0] + "://…"  # never log the secret part
+        self.target = redact_url(url)  # never log the secret part
+        SECRETS.register(url)
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ValueError(f"not a URL Apprise knows: {self.target}")
@@ -132,7 +300,9 @@ def notifier_for(url: str) -> Notifier:
     if url.startswith(("http://", "https://")):
         return WebhookNotifier(url)
     if "://" not in url:
-        raise ValueError(f"{url!r} is not a URL (http(s):// for a webhook, or an Apprise URL)")
+        raise ValueError(
+            f"{redact_url(url)} is not a URL (http(s):// for a webhook, or an Apprise URL)"
+        )
     return AppriseNotifier(url)
 
 

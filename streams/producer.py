@@ -41,6 +41,8 @@ class EventProducer:
         validate: bool = True,
         client_options: dict[str, Any] | None = None,
     ) -> None:
+        """``client_options`` go to the aiokafka producer, and their TLS/SASL part to the
+        admin client that declares the topic: ``agents.kafka_security.client_options``."""
         if max_events < 1 or max_bytes < 1024:
             raise ValueError("max_events must be >= 1 and max_bytes >= 1024")
         self.bootstrap = bootstrap
@@ -62,7 +64,9 @@ class EventProducer:
 
     async def start(self) -> None:
         """Connect, and create the topic with the configured partitions if it is missing."""
-        await ensure_topics(self.bootstrap, {self.topic: self._declare_partitions})
+        await ensure_topics(
+            self.bootstrap, {self.topic: self._declare_partitions}, client_options=self._options
+        )
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             linger_ms=5,
@@ -120,16 +124,20 @@ class EventProducer:
     async def _linger(self) -> None:
         try:
             await asyncio.sleep(self.linger)
-            for brand in list(self._buffers):
-                await self._send_brand(brand)
+            # until no buffer is left: an event queued while an envelope was being handed
+            # over must not wait for the next send() or flush()
+            while self._buffers:
+                for brand in list(self._buffers):
+                    await self._send_brand(brand)
         finally:
             self._linger_task = None
 
-    async def _send_brand(self, brand: str) -> None:
+    async def _send_brand(self, brand: str) -> asyncio.Future[Any] | None:
+        """Send ``brand``'s buffer as one envelope; its delivery future (None if empty)."""
         buf = self._buffers.pop(brand, None)
         self._sizes.pop(brand, None)
         if not buf:
-            return
+            return None
         assert self._producer is not None, "start() the producer first"
         value = b"[" + b",".join(buf) + b"]"
         fut = await self._producer.send(
@@ -142,6 +150,7 @@ class EventProducer:
         self.events_sent += len(buf)
         self.messages_sent += 1
         await self._reap()
+        return fut
 
     async def _reap(self) -> None:
         if len(self._pending) < 256:

@@ -35,8 +35,40 @@ from socialpulse.streams.contract import (
 Event = dict[str, Any]
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MS_THRESHOLD = 1e11  # epoch numbers above this are milliseconds (year 5138 in seconds)
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1  # orjson writes integers from _INT64_MIN to here, no others
+
+#: how deep a field's value may nest below the event (orjson writes at most 254 levels)
+MAX_NESTING = 32
+
+#: fields whose whole value validate_event checks itself; any other field (``author``,
+#: ``survey`` outside survey events, unknown extras) is walked by ``_check_extra``
+_CHECKED_FIELDS = frozenset(
+    {
+        "id",
+        "ts",
+        "brand",
+        "kind",
+        "platform",
+        "campaign",
+        "variant",
+        "parent_id",
+        "session",
+        "lang",
+        "text",
+        "currency",
+        "count",
+        "value",
+        "sentiment",
+        "score",
+        "hashtags",
+        "author",  # its own fields by _validate_author, any others by _check_extra
+    }
+)
+_AUTHOR_FIELDS = frozenset({"id", "location", "gender", "followers", "age"})
 
 
 class Invalid(ValueError):
@@ -112,7 +144,47 @@ def _number(ev: dict[str, Any], field: str) -> float | None:
         raise Invalid("bad_number", f"{field} is beyond the range of a float") from None
     if not math.isfinite(number):
         raise Invalid("bad_number", f"{field} must be finite")
+    if isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX:
+        raise Invalid("bad_number", f"{field} is an integer beyond 64 bits")
     return number
+
+
+def _check_extra(field: str, value: Any) -> None:
+    """A field validate_event does not check value by value: it must be writable again.
+
+    Forwarding, late and future dead letters re-encode an accepted event with orjson, which
+    refuses lone UTF-16 surrogates (the fallback parser lets them through), integers
+    beyond 64 bits and more than 254 levels of nesting; an event that could not be written
+    again is rejected here rather than crashing the worker later. (A lone surrogate is
+    never ASCII, so ASCII text, nearly all of it, skips the search.)
+    """
+    if type(field) is not str:
+        raise Invalid("bad_type", "field names must be strings")
+    if not field.isascii() and _SURROGATE.search(field):
+        raise Invalid("bad_text", "a field name holds a lone UTF-16 surrogate")
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() and _SURROGATE.search(item):
+                raise Invalid("bad_text", f"{field[:64]!r} holds a lone UTF-16 surrogate")
+        elif kind is dict:
+            if depth >= MAX_NESTING:
+                raise Invalid("bad_type", f"{field[:64]!r} nests deeper than {MAX_NESTING} levels")
+            for key, child in item.items():
+                if type(key) is not str:
+                    raise Invalid("bad_type", f"the keys in {field[:64]!r} must be strings")
+                if not key.isascii() and _SURROGATE.search(key):
+                    raise Invalid("bad_text", f"a key in {field[:64]!r} holds a lone surrogate")
+                stack.append((child, depth + 1))
+        elif kind is list:
+            if depth >= MAX_NESTING:
+                raise Invalid("bad_type", f"{field[:64]!r} nests deeper than {MAX_NESTING} levels")
+            stack.extend((child, depth + 1) for child in item)
+        elif kind is int and not _INT64_MIN <= item <= _UINT64_MAX:
+            raise Invalid("bad_number", f"{field[:64]!r} holds an integer beyond 64 bits")
+        # float, bool, None and the Python objects only the SDK can pass (datetime, ...)
 
 
 def _validate_author(author: Any) -> None:
@@ -130,6 +202,12 @@ def _validate_author(author: Any) -> None:
             raise Invalid("negative_value", f"author.{field} must not be negative")
         if value > MAX_COUNT:
             raise Invalid("out_of_range", f"author.{field} is over {MAX_COUNT}")
+    if not _AUTHOR_FIELDS.issuperset(author):
+        for key, value in author.items():  # in the event's order: the same reason every run
+            if key not in _AUTHOR_FIELDS:
+                if type(key) is not str:
+                    raise Invalid("bad_type", "the keys of author must be strings")
+                _check_extra(f"author.{key}", value)
 
 
 def validate_event(ev: Any) -> Event:
@@ -193,6 +271,10 @@ def validate_event(ev: Any) -> Event:
                 raise Invalid("bad_type", "hashtags must hold strings")
             if _BAD_TEXT.search(tag):
                 raise Invalid("bad_text", "a hashtag holds a NUL or a lone surrogate")
+    if not _CHECKED_FIELDS.issuperset(ev):  # extra fields: rare, so looked for cheaply
+        for field, value in ev.items():  # in the event's order: the same reason every run
+            if field not in _CHECKED_FIELDS:
+                _check_extra(field, value)
     # normalise only once every check passed, so a rejected element keeps its own bytes
     ev["ts"] = ts
     ev["platform"] = platform or DEFAULT_PLATFORM

@@ -1,0 +1,685 @@
+"""HTTP ingest: ``POST /events`` puts contract events (EVENTS.md) on the events topic.
+
+    SOCIALPULSE_INGEST_TOKEN=s3cret socialpulse ingest
+    curl -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \\
+         -d '{"id": "1", "ts": 1700000000, "brand": "acme", "kind": "like"}' \\
+         http://127.0.0.1:8088/events
+
+A request carries one event (a JSON object), an envelope (a JSON array of events) or
+NDJSON (``application/x-ndjson``, one event per line). The whole request is validated
+first: when any event breaks the contract nothing of it is sent and the answer is 400
+with each rejected event's index, id, reason and detail, so the client can fix the request
+and resend it whole (``?partial=true`` sends the valid events and reports the rest).
+Valid events go through one shared :class:`DeliveryProducer`, batched into envelopes per
+brand across concurrent requests, and the answer is 202 once the broker has them, or 503
+with ``Retry-After`` when it does not within the acknowledgement timeout. Resending after
+a 503 is safe: the worker counts a repeated ``id`` of a brand once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import signal
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import ClientError, web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from socialpulse.streams import codec
+from socialpulse.streams.contract import MAX_ID, REASONS
+from socialpulse.streams.producer import EventProducer
+from socialpulse.streams.validation import Invalid, validate_event
+
+log = logging.getLogger(__name__)
+
+JSON_TYPES = frozenset({"application/json"})
+NDJSON_TYPES = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+)
+#: rejected events listed in one answer; ``rejected_count`` counts them all
+MAX_LISTED = 1000
+#: paths that are not counted in the request metrics (scrapes and probes)
+QUIET_PATHS = frozenset({"/metrics", "/healthz"})
+
+
+class IngestError(Exception):
+    """The ingest server cannot run (port taken, no token); the message says why."""
+
+
+class BrokerUnavailable(Exception):
+    """Events could not be handed to the broker."""
+
+
+def parse_tokens(raw: str) -> tuple[bytes, ...]:
+    """The accepted tokens of a comma-separated setting (several allow rotation)."""
+    return tuple(t.strip().encode("utf-8") for t in raw.split(",") if t.strip())
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Limits and behaviour of ``POST /events``."""
+
+    tokens: tuple[bytes, ...] = field(repr=False)
+    max_bytes: int = 1_048_576
+    max_events: int = 10_000
+    max_event_bytes: int = 4 * 1024 * 1024 - 2
+    wait: bool = True
+    ack_timeout: float = 10.0
+    retry_after: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.tokens:
+            raise IngestError("no ingest token: the ingest server refuses to run without one")
+
+
+class IngestProducer(Protocol):
+    """What the server needs of a producer (a fake one in unit tests)."""
+
+    connected: bool
+
+    async def enqueue(self, brand: str, data: bytes) -> asyncio.Future[None]:
+        """Queue one encoded event; the future is done when the broker has it."""
+        ...
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as seen (it is reported elsewhere, or nobody waits)."""
+    if not fut.cancelled():
+        fut.exception()
+
+
+class DeliveryProducer(EventProducer):
+    """An :class:`EventProducer` that tells each caller when its events are on the broker.
+
+    :meth:`enqueue` puts an already validated, encoded event in its brand's envelope
+    buffer and returns that envelope's delivery future, so concurrent requests share
+    envelopes (and the linger) and each one awaits only its own envelopes: no flush per
+    request. :meth:`watch` keeps :attr:`connected` up to date.
+    """
+
+    _pending: list[asyncio.Future[Any]]
+    _linger_task: asyncio.Task[None] | None
+
+    def __init__(self, bootstrap: str, topic: str = "social-events", **options: Any) -> None:
+        options["validate"] = False  # the server validates, and reports, every event itself
+        super().__init__(bootstrap, topic, **options)
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self.connected = False
+
+    async def start(self) -> None:
+        await super().start()
+        self.connected = True
+
+    async def stop(self) -> None:
+        self.connected = False
+        await super().stop()
+
+    async def enqueue(self, brand: str, data: bytes) -> asyncio.Future[None]:
+        """Queue one encoded event of ``brand``; await the result for its delivery."""
+        while self._buffers.get(brand) and self._sizes[brand] + len(data) + 1 > self.max_bytes:
+            await self._send_brand(brand)
+        # no await from here to the append: the waiter is the one of the buffer we join
+        buf = self._buffers.setdefault(brand, [])
+        waiter = self._waiters.get(brand)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            waiter.add_done_callback(_retrieve)
+            self._waiters[brand] = waiter
+        buf.append(data)
+        self._sizes[brand] = self._sizes.get(brand, 2) + len(data) + 1
+        if len(buf) >= self.max_events:
+            await self._send_brand(brand)
+        elif self._linger_task is None:
+            self._linger_task = asyncio.ensure_future(self._linger())
+        return waiter
+
+    async def _send_brand(self, brand: str) -> asyncio.Future[Any] | None:
+        waiter = self._waiters.pop(brand, None)
+        try:
+            fut = await super()._send_brand(brand)
+        except BaseException as exc:
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
+            if isinstance(exc, Exception):
+                log.warning("could not send an envelope of %s: %r", brand, exc)
+                return None  # the waiting requests answer 503; other brands' buffers go on
+            raise
+        if waiter is not None:
+            if fut is None:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                fut.add_done_callback(lambda f: _settle(waiter, f))
+        return fut
+
+    async def _reap(self) -> None:
+        # delivery errors reach the waiting requests; never raise them into another one
+        if len(self._pending) < 256:
+            return
+        self._pending = [f for f in self._pending if not f.done()]
+        if len(self._pending) >= 1024:  # back-pressure: wait for the oldest deliveries
+            await asyncio.wait(self._pending[:512])
+            del self._pending[:512]
+
+    async def flush(self) -> None:
+        """Send every buffered event and wait for the deliveries (errors are logged)."""
+        for brand in list(self._buffers):
+            await self._send_brand(brand)
+        pending, self._pending = self._pending, []
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, BaseException):
+                log.warning("an envelope was not delivered: %r", result)
+
+    async def watch(self, interval: float = 2.0, timeout: float = 5.0) -> None:
+        """Keep :attr:`connected` current by asking the broker for metadata now and then."""
+        while True:
+            await asyncio.sleep(interval)
+            producer = self._producer
+            if producer is None:
+                continue
+            try:
+                ok = bool(await asyncio.wait_for(producer.client.force_metadata_update(), timeout))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                ok = False
+            if ok != self.connected:
+                if ok:
+                    log.warning("the broker is reachable again")
+                else:
+                    log.warning(
+                        "the broker is unreachable: POST /events answers 503 until it is back"
+                    )
+            self.connected = ok
+
+
+def _settle(waiter: asyncio.Future[None], fut: asyncio.Future[Any]) -> None:
+    if waiter.done():
+        return
+    if fut.cancelled():
+        waiter.set_exception(BrokerUnavailable("the delivery was cancelled"))
+    elif (exc := fut.exception()) is not None:
+        waiter.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
+    else:
+        waiter.set_result(None)
+
+
+class IngestMetrics:
+    """The ingest server's own Prometheus metrics (no labels that could carry secrets)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "socialpulse_ingest_requests",
+            "HTTP requests to the ingest server (not /metrics or /healthz), by status code.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.accepted = Counter(
+            "socialpulse_ingest_events_accepted",
+            "Events accepted by POST /events (on the broker, unless started with --no-wait).",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "socialpulse_ingest_events_rejected",
+            "Events (or whole bodies that hold none) POST /events refused, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in REASONS:
+            self.rejected.labels(reason)
+        self.latency = Histogram(
+            "socialpulse_ingest_request_seconds",
+            "Time to answer POST /events, the broker's acknowledgement included.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.broker_up = Gauge(
+            "socialpulse_ingest_broker_up",
+            "1 when the ingest server's producer reaches the broker, else 0.",
+            registry=self.registry,
+        )
+
+
+@dataclass
+class IngestStats:
+    """Counts since the last progress line, for the periodic summary."""
+
+    statuses: Tally[int] = field(default_factory=Tally)
+    accepted: int = 0
+    rejected: int = 0
+    latencies: list[float] = field(default_factory=list)
+    total_requests: int = 0
+    total_accepted: int = 0
+
+    def take(self) -> IngestStats:
+        """The counts so far, and start a new interval (totals carry on)."""
+        taken = IngestStats(
+            Tally(self.statuses),
+            self.accepted,
+            self.rejected,
+            self.latencies,
+            self.total_requests,
+            self.total_accepted,
+        )
+        self.statuses.clear()
+        self.accepted = self.rejected = 0
+        self.latencies = []
+        return taken
+
+    def summary(self) -> str:
+        """One progress line: requests by status, events, latency percentiles."""
+        n = sum(self.statuses.values())
+        codes = ", ".join(f"{code}: {c:,}" for code, c in sorted(self.statuses.items()))
+        line = f"ingest: {n:,} requests ({codes}), {self.accepted:,} events accepted"
+        line += f", {self.rejected:,} rejected"
+        if self.latencies:
+            lat = sorted(self.latencies)
+            p50 = lat[len(lat) // 2]
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            line += f"; POST /events p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+        totals = f"{self.total_requests:,} requests, {self.total_accepted:,} events"
+        return f"{line}; total {totals}"
+
+
+@dataclass
+class _Context:
+    producer: IngestProducer
+    config: IngestConfig
+    metrics: IngestMetrics
+    stats: IngestStats
+
+
+CONTEXT = web.AppKey("socialpulse_ingest", _Context)
+
+
+def _error(
+    status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    body = {"error": error, "detail": detail, **extra}
+    return web.Response(
+        status=status,
+        body=orjson.dumps(body),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _presented(request: web.Request) -> list[str]:
+    tokens = []
+    auth = request.headers.get("Authorization", "")
+    scheme, _, credentials = auth.strip().partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        tokens.append(credentials.strip())
+    header = request.headers.get("X-SocialPulse-Token", "").strip()
+    if header:
+        tokens.append(header)
+    return tokens
+
+
+def authorized(request: web.Request, tokens: Iterable[bytes]) -> bool:
+    """True when a presented token equals an accepted one (constant-time comparison)."""
+    accepted = tuple(tokens)
+    ok = False
+    for presented in _presented(request):
+        given = presented.encode("utf-8", "replace")
+        for token in accepted:
+            ok |= hmac.compare_digest(given, token)
+    return ok
+
+
+def _precheck(request: web.Request, ctx: _Context) -> web.Response | None:
+    """The refusals that need no body: 401, 413 by Content-Length, 415, 503."""
+    config = ctx.config
+    if not authorized(request, config.tokens):
+        given = bool(_presented(request))
+        challenge = 'Bearer realm="socialpulse"'
+        if given:
+            challenge += ', error="invalid_token"'
+        detail = "the token is not valid" if given else "send Authorization: Bearer TOKEN"
+        return _error(401, "unauthorized", detail, {"WWW-Authenticate": challenge})
+    length = request.content_length
+    if length is not None and length > config.max_bytes:
+        detail = f"the body of {length:,} bytes is over the {config.max_bytes:,}-byte limit"
+        return _error(413, "too_large", detail, max_bytes=config.max_bytes)
+    ctype = request.content_type
+    charset = (request.charset or "utf-8").lower().replace("_", "-")
+    if ctype not in JSON_TYPES | NDJSON_TYPES or charset not in ("utf-8", "utf8"):
+        detail = (
+            f"Content-Type {request.headers.get('Content-Type', '(none)')[:100]!r} is not "
+            "accepted: send application/json (an event or an array of events) or "
+            "application/x-ndjson (one event per line), in UTF-8"
+        )
+        return _error(415, "unsupported_media_type", detail)
+    if not ctx.producer.connected:
+        return _broker_down(config, "the broker is unreachable")
+    return None
+
+
+def _broker_down(config: IngestConfig, detail: str) -> web.Response:
+    return _error(
+        503,
+        "broker_unavailable",
+        f"{detail}; nothing is lost by resending the whole request later (the worker "
+        "counts a repeated id once)",
+        {"Retry-After": str(config.retry_after)},
+    )
+
+
+class _Undecodable:
+    """An NDJSON line that is not JSON."""
+
+    __slots__ = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+class BodyError(Exception):
+    """The body as a whole holds no events to check (400)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_body(body: bytes, ndjson: bool, max_events: int) -> tuple[list[Any], list[int] | None]:
+    """The request's elements (events to validate) and, for NDJSON, their line numbers."""
+    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark (Windows editors)
+    elements: list[Any] = []
+    lines: list[int] | None = None
+    if ndjson:
+        lines = []
+        for number, line in enumerate(body.split(b"\n"), 1):
+            if not line.strip():
+                continue
+            if len(elements) >= max_events:
+                detail = f"the body holds over {max_events:,} events, the limit"
+                raise BodyError("envelope_too_large", detail)
+            try:
+                elements.append(codec.loads(line))
+            except codec.DecodeError as exc:
+                elements.append(_Undecodable(str(exc)))
+            lines.append(number)
+    else:
+        try:
+            doc = codec.loads(body)
+        except codec.DecodeError as exc:
+            raise BodyError("invalid_json", f"the body is not JSON: {exc}") from None
+        if not isinstance(doc, list):
+            return [doc], None
+        if len(doc) > max_events:
+            detail = f"the envelope holds {len(doc):,} events, over the limit of {max_events:,}"
+            raise BodyError("envelope_too_large", detail)
+        elements = doc
+    if not elements:
+        raise BodyError("empty_envelope", "the body holds no events")
+    return elements, lines
+
+
+def _encode(event: dict[str, Any], max_event_bytes: int) -> bytes:
+    try:
+        data = codec.dumps(event)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        text = str(exc)
+        if "surrogate" in text or "UTF-8" in text:
+            raise Invalid("bad_text", "a field holds a lone UTF-16 surrogate") from None
+        if "64-bit" in text or "Integer" in text:
+            raise Invalid("bad_number", "a number is beyond the 64-bit integer range") from None
+        raise Invalid("bad_type", f"the event cannot be re-encoded: {text[:100]}") from None
+    if len(data) > max_event_bytes:
+        detail = f"the event is {len(data):,} bytes, over the {max_event_bytes:,}-byte limit"
+        raise Invalid("too_large", detail)
+    return data
+
+
+def check_events(
+    elements: list[Any], lines: list[int] | None, max_event_bytes: int
+) -> tuple[list[tuple[str, bytes]], list[dict[str, Any]]]:
+    """Validate and encode every element: (brand, bytes) of the good, an entry per bad one."""
+    good: list[tuple[str, bytes]] = []
+    rejected: list[dict[str, Any]] = []
+    for index, element in enumerate(elements):
+        try:
+            if isinstance(element, _Undecodable):
+                raise Invalid("invalid_json", f"the line is not JSON: {element.detail}")
+            event = validate_event(element)
+            good.append((event["brand"], _encode(event, max_event_bytes)))
+        except Invalid as exc:
+            rejected.append(_rejection(index, element, exc.reason, exc.detail, lines))
+        except Exception as exc:  # a validator bug must not cost the server: refuse the event
+            log.exception("unexpected error validating an event")
+            detail = f"the event could not be checked ({type(exc).__name__})"
+            rejected.append(_rejection(index, element, "bad_type", detail, lines))
+    return good, rejected
+
+
+def _rejection(
+    index: int, element: Any, reason: str, detail: str, lines: list[int] | None
+) -> dict[str, Any]:
+    event_id = element.get("id") if isinstance(element, dict) else None
+    entry: dict[str, Any] = {
+        "index": index,
+        "id": event_id[:MAX_ID] if isinstance(event_id, str) else None,
+        "reason": reason,
+        "detail": detail,
+    }
+    if lines is not None:
+        entry["line"] = lines[index]
+    return entry
+
+
+async def _deliver(producer: IngestProducer, good: list[tuple[str, bytes]], wait: bool) -> None:
+    waiters: dict[int, asyncio.Future[None]] = {}
+    for brand, data in good:
+        fut = await producer.enqueue(brand, data)
+        waiters[id(fut)] = fut
+    if wait:
+        await asyncio.gather(*waiters.values())
+
+
+def _consume(task: asyncio.Future[None]) -> None:
+    _retrieve(task)
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """``POST /events``: validate the whole request, then hand it to the producer."""
+    ctx = request.app[CONTEXT]
+    config = ctx.config
+    refusal = _precheck(request, ctx)
+    if refusal is not None:
+        return refusal
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        detail = f"the body is over the {config.max_bytes:,}-byte limit"
+        return _error(413, "too_large", detail, max_bytes=config.max_bytes)
+    except (ClientError, ConnectionError, asyncio.IncompleteReadError) as exc:
+        return _error(400, "incomplete_body", f"the body could not be read: {type(exc).__name__}")
+    ndjson = request.content_type in NDJSON_TYPES
+    try:
+        elements, lines = parse_body(body, ndjson, config.max_events)
+    except BodyError as exc:
+        ctx.metrics.rejected.labels(exc.reason).inc()
+        ctx.stats.rejected += 1
+        return _error(400, exc.reason, exc.detail, accepted=0, rejected=[])
+    good, rejected = check_events(elements, lines, config.max_event_bytes)
+    for entry in rejected:
+        ctx.metrics.rejected.labels(entry["reason"]).inc()
+    ctx.stats.rejected += len(rejected)
+    partial = request.query.get("partial", "").lower() in ("1", "true", "yes")
+    listing: dict[str, Any] = {"rejected_count": len(rejected), "rejected": rejected[:MAX_LISTED]}
+    if rejected and (not partial or not good):
+        detail = (
+            f"{len(rejected):,} of {len(elements):,} events are invalid; nothing was sent: "
+            "fix them and resend the whole request"
+        )
+        return _error(400, "invalid_events", detail, accepted=0, **listing)
+    task = asyncio.ensure_future(_deliver(ctx.producer, good, config.wait))
+    task.add_done_callback(_consume)
+    try:
+        # shielded: a timeout answers 503 but never tears an envelope other requests share
+        await asyncio.wait_for(asyncio.shield(task), config.ack_timeout)
+    except TimeoutError:
+        return _broker_down(
+            config, f"the broker did not take the events in {config.ack_timeout:g} s"
+        )
+    except BrokerUnavailable as exc:
+        return _broker_down(config, f"the broker did not take the events ({exc})")
+    ctx.metrics.accepted.inc(len(good))
+    ctx.stats.accepted += len(good)
+    ctx.stats.total_accepted += len(good)
+    answer: dict[str, Any] = {"accepted": len(good)}
+    if rejected:
+        answer.update(listing)
+    return web.Response(status=202, body=orjson.dumps(answer), content_type="application/json")
+
+
+async def _expect(request: web.Request) -> web.Response | None:
+    """``Expect: 100-continue``: refuse before the client uploads the body, if we will."""
+    ctx = request.app[CONTEXT]
+    refusal = _precheck(request, ctx)
+    if refusal is not None:
+        _record(ctx, request, refusal.status, 0.0)  # middlewares do not see this answer
+        return refusal
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        return _error(417, "expectation_failed", "only Expect: 100-continue is understood")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0
+    return None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: 200 when the producer reaches the broker, else 503."""
+    connected = request.app[CONTEXT].producer.connected
+    body = {"status": "ok" if connected else "broker_unreachable", "producer_connected": connected}
+    return web.json_response(body, status=200 if connected else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the ingest server's own metrics, Prometheus text format."""
+    ctx = request.app[CONTEXT]
+    ctx.metrics.broker_up.set(1.0 if ctx.producer.connected else 0.0)
+    return web.Response(
+        body=generate_latest(ctx.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def _record(ctx: _Context, request: web.Request, status: int, seconds: float) -> None:
+    if request.path in QUIET_PATHS:
+        return
+    ctx.metrics.requests.labels(str(status)).inc()
+    ctx.stats.statuses[status] += 1
+    ctx.stats.total_requests += 1
+    if request.path == "/events" and request.method == "POST":
+        ctx.metrics.latency.observe(seconds)
+        if len(ctx.stats.latencies) < 100_000:
+            ctx.stats.latencies.append(seconds)
+
+
+@web.middleware
+async def _observe(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    start = time.perf_counter()
+    status = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away (nginx's code for it)
+        raise
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return _error(500, "internal_error", "the server failed on this request; see its log")
+    finally:
+        _record(request.app[CONTEXT], request, status, time.perf_counter() - start)
+
+
+def make_app(
+    producer: IngestProducer, config: IngestConfig, metrics_: IngestMetrics | None = None
+) -> web.Application:
+    """The aiohttp application: POST /events, GET /healthz, GET /metrics."""
+    app = web.Application(client_max_size=config.max_bytes, middlewares=[_observe])
+    app[CONTEXT] = _Context(producer, config, metrics_ or IngestMetrics(), IngestStats())
+    app.router.add_post("/events", post_events, expect_handler=_expect)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def serve(
+    producer: DeliveryProducer,
+    config: IngestConfig,
+    host: str,
+    port: int,
+    *,
+    echo: Callable[[str], None],
+    log_every: float = 30.0,
+    ready: Callable[[], None] | None = None,
+) -> IngestStats:
+    """Serve until SIGINT or SIGTERM; the caller starts and stops (flushes) the producer."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="socialpulse ingest: %(message)s")
+    # aiokafka logs every reconnection attempt at ERROR; the watcher says it once instead
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    app = make_app(producer, config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=15.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise IngestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    stats = app[CONTEXT].stats
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.ensure_future(producer.watch())
+    reporter = asyncio.ensure_future(_report(stats, echo, log_every))
+    for address in runner.addresses:
+        shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
+        echo(f"socialpulse ingest: listening on http://{shown}:{address[1]} (POST /events)")
+    if ready is not None:
+        ready()
+    try:
+        await stop.wait()
+        echo("socialpulse ingest: stopping; answering the requests in flight, then flushing")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()  # stops listening, waits for the handlers in flight
+        for task in (watcher, reporter):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return stats
+
+
+async def _report(stats: IngestStats, echo: Callable[[str], None], every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        if stats.statuses:
+            echo(stats.take().summary())

@@ -1,0 +1,1 @@
+"""Producer plug-ins for outside sources: CSV files, Bluesky Jetstream, Mastodon streaming."""
