@@ -1,7 +1,7 @@
 """Crash recovery and failover, exact: a worker killed with SIGKILL at any moment and
 restarted ends with the KPIs of a worker that never stopped.
 
-Every test here feeds the same corpus: 15 minutes of the synthetic stream (about 20k events
+Every test here feeds the same corpus: 15 minutes of the synthetic stream (about 9k events
 of 6 brands, every kind, texts to score), cut into keyed envelopes and single events, with
 2 % of the messages sent twice as a retrying producer would. A reference worker consumes it
 once without interruption; each test's worker is killed on the way, and at the end its
