@@ -162,7 +162,7 @@ def reference(
 def test_reference_is_not_empty(reference: dict, messages: list[Message]) -> None:
     brands = {dict(labels)["brand"] for _name, labels in reference}
     assert len(brands) == 6
-    assert len(messages) > 5_000
+    assert len(messages) > 2_000  # about 5,000; the stream follows the time of day
     assert len(reference) > 1_000  # series compared by every test below
 
 
