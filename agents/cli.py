@@ -64,16 +64,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
         if code:
             raise click.ClickException(f"the broker exited with status {code}")
 
-    def with_options(options: list[Any]) -> Any:
-        def decorate(fn: Any) -> Any:
-            for opt in reversed(options):
-                fn = opt(fn)
-            return fn
-
-        return decorate
-
     @click.command()
-    @with_options(GENERATOR_OPTIONS)
+    @plugins.with_options(GENERATOR_OPTIONS)
     @click.option(
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -113,7 +105,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
         _run(_produce(settings, builtin_plugins.generator, options, err))
 
     @click.command()
-    @with_options(REPLAY_OPTIONS)
+    @plugins.with_options(REPLAY_OPTIONS)
     @click.option(
         "--envelope", type=int, default=500, show_default=True, help="Events per envelope."
     )

@@ -140,15 +140,7 @@ async def run_replay(
             label=f"replay {file.name}",
         )
         return
-    report = await replay_file(file, sink.producer, raw=raw, err=sink.err)
-    sink.sent += report.events
-    for line in report.errors:
-        where, _, rest = line.partition(": ")
-        reason, _, detail = rest.partition(": ")
-        sink.refuse(reason, detail, where)
-    missing = report.invalid - len(report.errors)
-    if missing > 0:  # beyond the reported ones: still counted
-        sink.refused["invalid"] += missing
+    await replay_file(file, sink, raw=raw)
 
 
 REPLAY_OPTIONS = [

@@ -35,6 +35,30 @@ NON_NEGATIVE_VALUE_KINDS: Final = frozenset(
     {"ad_spend", "conversion", "lead", "visit", "followers"}
 )
 
+#: the event fields of EVENTS.md; AUTHOR_FIELDS are the keys of its ``author`` object
+FIELDS: Final = (
+    "id",
+    "ts",
+    "brand",
+    "kind",
+    "platform",
+    "campaign",
+    "variant",
+    "count",
+    "value",
+    "currency",
+    "score",
+    "survey",
+    "author",
+    "text",
+    "lang",
+    "sentiment",
+    "hashtags",
+    "parent_id",
+    "session",
+)
+AUTHOR_FIELDS: Final = ("id", "followers", "location", "age", "gender")
+
 MAX_ID: Final = 256
 MAX_BRAND: Final = 128
 MAX_PLATFORM: Final = 64

@@ -59,6 +59,7 @@ class Sink:
     sent: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    done: int = 0  # bytes of a file read, once ``track_file`` was called
     _progress: Progress | None = None
 
     def __post_init__(self) -> None:
@@ -89,9 +90,19 @@ class Sink:
             self.errors.append(f"{where}: {reason}: {detail}")
         self.tick()
 
+    def track_file(self, label: str, size: int) -> None:
+        """Show progress as the bytes read of a file of ``size`` (see ``read``)."""
+        if self.err is not None:
+            self._progress = Progress(label, size, stream=self.err)
+
+    def read(self, done: int) -> None:
+        """``done`` bytes of the tracked file are read."""
+        self.done = done
+        self.tick()
+
     def tick(self) -> None:
         if self._progress is not None:
-            self._progress.update(0, self.sent, self.refused_text())
+            self._progress.update(self.done, self.sent, self.refused_text())
 
     def refused_text(self) -> str:
         n = sum(self.refused.values())
@@ -102,7 +113,7 @@ class Sink:
 
     def close(self) -> None:
         if self._progress is not None:
-            self._progress.close(0, self.sent, self.refused_text())
+            self._progress.close(self.done, self.sent, self.refused_text())
 
 
 EventsFn = Callable[..., AsyncIterator[dict[str, Any]]]
@@ -135,9 +146,18 @@ class Plugin:
 
     def command(self, callback: Callable[..., None]) -> click.Command:
         """A click command for this plug-in whose callback receives the option values."""
-        for decorate in reversed(self.options):
-            callback = decorate(callback)
-        return click.command(self.name, help=self.help)(callback)
+        return click.command(self.name, help=self.help)(with_options(self.options)(callback))
+
+
+def with_options(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """One decorator applying ``options`` (click options) in their listed order."""
+
+    def decorate(fn: Any) -> Any:
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+
+    return decorate
 
 
 def discover() -> dict[str, Any]:

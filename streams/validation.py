@@ -15,7 +15,9 @@ from typing import Any
 
 from socialpulse.streams import codec
 from socialpulse.streams.contract import (
+    AUTHOR_FIELDS,
     DEFAULT_PLATFORM,
+    FIELDS,
     KINDS,
     MAX_BRAND,
     MAX_COUNT,
@@ -46,29 +48,8 @@ MAX_NESTING = 32
 
 #: fields whose whole value validate_event checks itself; any other field (``author``,
 #: ``survey`` outside survey events, unknown extras) is walked by ``_check_extra``
-_CHECKED_FIELDS = frozenset(
-    {
-        "id",
-        "ts",
-        "brand",
-        "kind",
-        "platform",
-        "campaign",
-        "variant",
-        "parent_id",
-        "session",
-        "lang",
-        "text",
-        "currency",
-        "count",
-        "value",
-        "sentiment",
-        "score",
-        "hashtags",
-        "author",  # its own fields by _validate_author, any others by _check_extra
-    }
-)
-_AUTHOR_FIELDS = frozenset({"id", "location", "gender", "followers", "age"})
+_CHECKED_FIELDS = frozenset(FIELDS) - {"survey"}  # author: its own fields by _validate_author
+_AUTHOR_FIELDS = frozenset(AUTHOR_FIELDS)
 
 
 class Invalid(ValueError):

@@ -28,35 +28,15 @@ from typing import Any, BinaryIO, TextIO, TypeVar, cast
 
 import click
 
-from socialpulse.streams.plugins import MAX_REPORTED, Plugin, Sink, option
-from socialpulse.streams.progress import Progress
+from socialpulse.streams import contract
+from socialpulse.streams.plugins import Plugin, Sink, option
 from socialpulse.streams.validation import Invalid, validate_event
 
 #: every event field a column can give, author fields dotted (EVENTS.md)
-FIELDS: tuple[str, ...] = (
-    "id",
-    "ts",
-    "brand",
-    "kind",
-    "platform",
-    "campaign",
-    "variant",
-    "count",
-    "value",
-    "currency",
-    "score",
-    "survey",
-    "author.id",
-    "author.followers",
-    "author.location",
-    "author.age",
-    "author.gender",
-    "text",
-    "lang",
-    "sentiment",
-    "hashtags",
-    "parent_id",
-    "session",
+FIELDS: tuple[str, ...] = tuple(
+    name
+    for field in contract.FIELDS
+    for name in ([f"author.{a}" for a in contract.AUTHOR_FIELDS] if field == "author" else [field])
 )
 REQUIRED: tuple[str, ...] = ("id", "ts", "brand", "kind")
 INTEGER_FIELDS = frozenset({"count", "author.followers", "author.age"})
@@ -451,13 +431,6 @@ def print_dry_run(
     return refused
 
 
-def _refuse(sink: Sink, error: Invalid, where: str) -> None:
-    # as Sink.refuse, without redrawing the sink's own progress line over the byte count
-    sink.refused[error.reason] += 1
-    if len(sink.errors) < MAX_REPORTED:
-        sink.errors.append(f"{where}: {error.reason}: {error.detail}")
-
-
 async def send_rows(
     sink: Sink,
     source: CsvFile,
@@ -467,23 +440,17 @@ async def send_rows(
     label: str | None = None,
 ) -> None:
     """Send every row's event through ``sink``; bad rows are refused with their line numbers."""
-    progress = None
-    if sink.err is not None:
-        progress = Progress(label or f"csv {source.path.name}", source.size, stream=sink.err)
-    done = 0
+    sink.track_file(label or f"csv {source.path.name}", source.size)
     for row in source.rows(limit):
-        done = row.done
+        where = f"line {row.lineno}"
         try:
-            await sink.producer.send(mapping.event(row))
+            event = mapping.event(row)
         except Invalid as exc:
-            _refuse(sink, exc, f"line {row.lineno}")
+            sink.refuse(exc.reason, exc.detail, where)
         else:
-            sink.sent += 1
-        if progress is not None:
-            progress.update(done, sink.sent, sink.refused_text())
+            await sink.send(event, where)
+        sink.read(row.done)
     await sink.flush()
-    if progress is not None:
-        progress.close(done, sink.sent, sink.refused_text())
 
 
 def preflight(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,31 +20,34 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from socialpulse.agents import processes
 from socialpulse.agents.processes import free_port
 
 CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
 
 
 def wait_port(port: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.2)
-    return False
+    """Wait until 127.0.0.1:port accepts connections."""
+    return processes.wait_port("127.0.0.1", port, seconds)
+
+
+def start_broker(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``socialpulse broker`` on ``port``, logging to ``log``; fails the test if it does not
+    listen within 30 s."""
+    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*CLI, "broker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    if not processes.wait_port("127.0.0.1", port, 30, proc):
+        proc.kill()
+        pytest.fail(f"socialpulse broker did not listen within 30 s: {log.read_text()[-2000:]}")
+    return proc
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``socialpulse broker`` on a free port; yields the bootstrap address host:port."""
     port = free_port()
-    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}")
-    log = (tmp_path_factory.mktemp("broker") / "broker.log").open("wb")
-    proc = subprocess.Popen([*CLI, "broker"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    if not wait_port(port, 30):
-        proc.kill()
-        pytest.fail("socialpulse broker did not listen within 30 s")
+    proc = start_broker(port, tmp_path_factory.mktemp("broker") / "broker.log")
     yield f"127.0.0.1:{port}"
     proc.send_signal(signal.SIGTERM)
     try:

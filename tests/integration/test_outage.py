@@ -8,7 +8,6 @@ restore and counts from zero what is sent from then on (README, "Reliability").
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -17,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from socialpulse.agents.processes import free_port, wait_port
+from socialpulse.agents.processes import free_port
 from socialpulse.streams.producer import SyncEventProducer
-from tests.integration.conftest import CLI, Stack, kpi, value
+from tests.integration.conftest import Stack, kpi, start_broker, value
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +39,8 @@ class OwnBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{self.bootstrap}")
         self.starts += 1
-        log = (self.workdir / f"broker-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen([*CLI, "broker"], env=env, stdout=log, stderr=log)
-        if not wait_port("127.0.0.1", self.port, 30, self.proc):
-            pytest.fail("the embedded broker did not listen within 30 s")
+        self.proc = start_broker(self.port, self.workdir / f"broker-{self.starts}.log")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

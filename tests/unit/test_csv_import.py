@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from socialpulse.agents.processes import free_port
 from socialpulse.agents.settings import Settings
-from socialpulse.streams import builtin_plugins
+from socialpulse.streams import builtin_plugins, plugins
 from socialpulse.streams.plugins import Sink
 from socialpulse.streams.sources import csv_file
 from socialpulse.streams.validation import validate_event
@@ -59,9 +59,8 @@ def write(tmp_path: Path, text: str, name: str = "posts.csv", *, bom: bool = Fal
 
 
 async def send(path: Path, err: io.StringIO | None = None, **options: Any) -> Sink:
-    sink = Sink(FakeProducer(), err=err)  # type: ignore[arg-type]
-    await csv_file.plugin.drive(sink, {"file": path, **options})
-    return sink
+    # as `socialpulse produce csv` runs it: the sink draws the progress line and closes it
+    return await plugins.produce(csv_file.plugin, FakeProducer(), {"file": path, **options}, err)  # type: ignore[arg-type]
 
 
 def events(sink: Sink) -> list[dict[str, Any]]:
