@@ -93,7 +93,8 @@ class EventProducer:
     async def send(self, event: dict[str, Any]) -> None:
         """Queue one event; raises ``validation.Invalid`` for an event that breaks EVENTS.md."""
         if self.validate:
-            event = validate_event(dict(event))
+            # a copy, so the caller's dict is not normalised; a non-object is refused there
+            event = validate_event(dict(event) if isinstance(event, dict) else event)
         brand = event["brand"]
         data = codec.dumps(event)
         buf = self._buffers.setdefault(brand, [])

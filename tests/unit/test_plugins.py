@@ -69,3 +69,18 @@ def test_listing_names_every_plug_in_with_its_entry_point() -> None:
     rows = {name: (help_text, where) for name, help_text, where in plugins.listing()}
     assert rows["generator"][1] == "socialpulse.streams.builtin_plugins:generator"
     assert all(help_text for help_text, _ in rows.values())
+
+
+def test_a_non_object_element_is_refused_not_a_crash() -> None:
+    """A replayed line ``[1, "x"]``: the real SDK producer refuses each element."""
+    from socialpulse.streams.producer import EventProducer
+
+    sink = Sink(EventProducer("127.0.0.1:1"))  # never started: nothing is valid to send
+
+    async def run() -> None:
+        assert not await sink.send(1, "line 1")  # type: ignore[arg-type]
+        assert not await sink.send("x", "line 1")  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    assert sink.refused == {"not_object": 2} and sink.sent == 0
+    assert sink.errors[0] == "line 1: not_object: an event must be a JSON object, not int"
