@@ -131,6 +131,12 @@ class Metrics:
             "Changelog records of an unfinished batch (a crash mid-write) dropped on recovery.",
             registry=registry,
         )
+        self.changelog_write_errors = Counter(
+            "socialpulse_changelog_write_errors",
+            "Changelog records the producer gave up on (a broker away longer than "
+            "producer_request_timeout): a restart would recover the KPI state without them.",
+            registry=registry,
+        )
         self.broker_up = Gauge(
             "socialpulse_broker_up",
             "1 while the worker reaches the Kafka broker, 0 while it does not.",

@@ -76,7 +76,7 @@ class KpiPipeline:
             partitions=settings.topic_partitions,
         )
         self.table.on_recover(self.restore)
-        self.writer = BatchWriter(self.table)
+        self.writer = BatchWriter(self.table, metrics)
         self._batches = 0
         self._fault = _fault_plan(settings.fault_kill)
         self._seen_keys: dict[tuple[str, int], list[bytes]] = {}
@@ -275,16 +275,16 @@ class KpiPipeline:
         fault = self._fault.get(self._batches)
         if fault is not None:
             await self._die(fault)
-        self.writer.send()
+        await self.writer.send()
 
     async def _die(self, fault: str) -> None:
         """SIGKILL this worker at a chosen point of a batch's write (``fault_kill``)."""
         if fault == "mid_write":
             for partition, writes in self.writer.writes.items():
-                for key, value in list(writes.items())[: max(1, len(writes) // 2)]:
-                    self.table.send_changelog(partition, key, value)
+                half = list(writes.items())[: max(1, len(writes) // 2)]
+                await self.writer.send_records(partition, half)
         elif fault == "after_write":
-            self.writer.send()
+            await self.writer.send()
         await self.app.producer.flush()
         log.warning("fault_kill %s at batch %d: SIGKILL", fault, self._batches)
         os.kill(os.getpid(), signal.SIGKILL)
