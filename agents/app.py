@@ -142,9 +142,14 @@ def create_app(
         await app.pipeline.alerting.check_silence(app.pipeline.state.brands)
 
     @app.on_partitions_revoked.connect
-    async def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def suspend_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = kwargs.get("revoked", args[0] if args else ())
         await app.pipeline.on_revoked(set(revoked))
+
+    @app.on_partitions_assigned.connect
+    async def restore_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned = kwargs.get("assigned", args[0] if args else ())
+        await app.pipeline.on_assigned(set(assigned))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

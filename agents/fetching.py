@@ -16,6 +16,10 @@ topic and miss everything before (seen in the crash tests, about one restart in 
 Such partitions are now rewound to their beginning, as ``auto_offset_reset=earliest``
 means; the events counted before are recognised by id.
 
+**Where a partition resumes.** The KPI state of a partition carries the events-topic
+offset its last batch read up to (``agents.pipeline``): after Faust's seek, each events
+partition is sought there, so the committed offset is only a hint.
+
 The app factory installs these classes on the app's transport.
 """
 
@@ -58,14 +62,22 @@ class TunedConsumerThread(AIOKafkaConsumerThread):
         return consumer
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
-        """Seek to the committed offsets; partitions without one to their beginning."""
-        committed = await super().seek_to_committed()
+        """Seek to the offsets the restored KPI state covers; partitions without state to
+        their committed offset, or their beginning when they have none."""
+        committed = dict(await super().seek_to_committed())
         if self.app.conf.consumer_auto_offset_reset == "earliest":
             # changelog partitions are positioned by Faust's recovery, never by a commit
             changelogs = set(self.app.tables.changelog_topics)
             await self.call_thread(
                 rewind_uncommitted, self._ensure_consumer(), committed, changelogs
             )
+        pipeline = getattr(self.app, "pipeline", None)  # a socialpulse app's KPI pipeline
+        if pipeline is not None:
+            positions = await pipeline.resume_positions(list(committed))
+            consumer = self._ensure_consumer()
+            for tp, offset in positions.items():
+                await self.call_thread(consumer.seek, tp, offset)
+                committed[tp] = offset
         return committed
 
 

@@ -1,7 +1,8 @@
 """Follower totals per brand × platform: the latest snapshot plus follows − unfollows after it.
 
 A ``followers`` event is a snapshot of the account's total. Follows and unfollows with an
-event time after the snapshot move the total. Changes older than the watermark minus the
+event time after the snapshot move the total; on a platform that never sent a snapshot,
+every follow and unfollow counts (from 0), as KPIS.md's followers rule says. Changes older than the watermark minus the
 allowed lateness can no longer fall after a future snapshot (an older snapshot would be
 late), so they are folded into one number and memory stays bounded.
 """
@@ -45,14 +46,11 @@ class PlatformFollowers:
         if not self.changes:
             return
         keep = [c for c in self.changes if c[0] >= horizon]
-        if self.snap_ts is not None:
-            self.folded += sum(d for ts, d in self.changes if ts < horizon)
+        self.folded += sum(d for ts, d in self.changes if ts < horizon)
         self.changes = keep
 
-    def total(self) -> float | None:
-        """The current follower total, or None before the first snapshot."""
-        if self.snap_ts is None:
-            return None
+    def total(self) -> float:
+        """The current follower total: the snapshot (0 without one) plus the changes after it."""
         return self.snap_value + self.folded + sum(d for _, d in self.changes)
 
     def to_json(self) -> list[Any]:

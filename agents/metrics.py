@@ -126,15 +126,27 @@ class Metrics:
             "Brands whose KPI state this worker holds.",
             registry=registry,
         )
-        self.changelog_dropped = Counter(
-            "socialpulse_changelog_dropped_records",
-            "Changelog records of an unfinished batch (a crash mid-write) dropped on recovery.",
+        self.stale_batches = Counter(
+            "socialpulse_state_stale_batches",
+            "Batch records of the state log written by a worker after it had lost the "
+            "partition (after another worker's fence), ignored when the state was restored.",
+            registry=registry,
+        )
+        self.replayed_messages = Counter(
+            "socialpulse_replayed_messages",
+            "Messages read again below the offset the restored KPI state covers: skipped.",
+            registry=registry,
+        )
+        self.restore_seconds = Histogram(
+            "socialpulse_state_restore_seconds",
+            "Time to restore one partition's KPI state from the state log.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
         self.changelog_write_errors = Counter(
-            "socialpulse_changelog_write_errors",
-            "Changelog records the producer gave up on (a broker away longer than "
-            "producer_request_timeout): a restart would recover the KPI state without them.",
+            "socialpulse_state_write_errors",
+            "Batch records of the state log the producer gave up on (a broker away longer "
+            "than producer_request_timeout); the worker then stops, and a restart recovers.",
             registry=registry,
         )
         self.broker_up = Gauge(

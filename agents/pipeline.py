@@ -1,57 +1,47 @@
-"""The KPI agent's work on one batch: decode, dead-letter, forward, aggregate, persist.
+"""The KPI agent's runtime: Faust hands it batches, the batch core does the work.
 
-Faust hands the agent batches of raw messages (``stream.take_events``). Each batch is
-decoded and validated; bad elements go to the dead-letter topic with their reason; an
-event that arrived on a partition other than its brand's owner is forwarded there once;
-the rest update ``KpiState``. The minute buckets, the event ids of the dedup horizon, the
-distinct-count sightings and the brand records the batch changed are then written to one
-changelogged table, a write per (brand, minute) rather than per event, each partition's
-writes closed by a marker (``agents.changelog``): a crash leaves whole batches or none.
-On recovery the state is rebuilt from that table.
+``KpiPipeline`` is the thin layer between Faust and ``agents.batch_core``: it turns
+Faust's events into ``SourceMessage`` s, restores a partition's state before its first
+batch, sends what the core outputs (dead letters, forwards, then the batch records,
+awaited), feeds the alert stage and records the metrics.
+
+**Exactness.** A batch's state and the events-topic offset it read up to are one record
+in the state log (``agents.persisted``). On assignment, each new partition is fenced and
+read back (``agents.state_log``), and the events partition is sought to the offset stored
+with its last batch (``agents.fetching`` asks ``resume_positions`` during Faust's seek):
+the consumer group's committed offset is only a hint. A batch is acknowledged to Faust
+only once its records are on the broker, so the committed offset never runs ahead of the
+state, and a crash or rebalance at any moment re-reads exactly the batches whose state
+was not written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
-import signal
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import faust
-from faust.types import EventT, Message
+from faust.types import TP, EventT
 
 from socialpulse.agents.alerting import AlertStage
-from socialpulse.agents.changelog import BatchWriter, batch_table
+from socialpulse.agents.batch_core import BatchCore, BatchOutput, DeadLetter, SourceMessage
 from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.metrics import Metrics
+from socialpulse.agents.persisted import new_epoch, replay
 from socialpulse.agents.settings import Settings
-from socialpulse.agents.state import BatchResult, KpiState
-from socialpulse.streams import codec
-from socialpulse.streams.enrich.enricher import wants_enrichment
-from socialpulse.streams.partitioning import brand_partition
-from socialpulse.streams.validation import Event, Rejection, decode_message
+from socialpulse.agents.state import KpiState
+from socialpulse.agents.state_log import StateLog, StateLogError
+from socialpulse.streams.validation import Event
 
 log = logging.getLogger("socialpulse.kpi")
 
-SEP = "\x1f"
-#: key prefixes of the record families in the state table
-BUCKET, BRAND, SEEN, SIGHTING = "b", "w", "s", "g"
-
-
-def bucket_key(brand: str, minute: int) -> bytes:
-    return f"{BUCKET}{brand}{SEP}{minute}".encode()
-
-
-def split_bucket_key(key: bytes) -> tuple[str, int]:
-    brand, _, minute = key.decode()[1:].rpartition(SEP)
-    return brand, int(minute)
-
 
 class KpiPipeline:
-    """Owns the KPI state of the partitions assigned to this worker, and its tables."""
+    """Owns the KPI state of the partitions assigned to this worker."""
 
     def __init__(self, app: faust.App, settings: Settings, metrics: Metrics) -> None:
         self.app = app
@@ -68,137 +58,84 @@ class KpiPipeline:
             platform_cap=settings.platform_cap,
             campaign_cap=settings.campaign_cap,
         )
-        self.table = batch_table(
-            app,
-            "kpi_state",
-            key_type=bytes,
-            value_type=bytes,
+        self.core = BatchCore(
+            self.state,
             partitions=settings.topic_partitions,
+            max_message_bytes=settings.max_message_bytes,
+            max_envelope_events=settings.max_envelope_events,
+            max_future=settings.max_future,
+            enricher=self._enrich if self.enrichment is not None else None,
         )
-        self.table.on_recover(self.restore)
-        self.writer = BatchWriter(self.table, metrics)
-        self._batches = 0
-        self._fault = _fault_plan(settings.fault_kill)
-        self._seen_keys: dict[tuple[str, int], list[bytes]] = {}
-        self._sighting_keys: dict[tuple[str, int], list[bytes]] = {}
-        self._touched: set[str] = set()  # brands the current batch counted events for
-        self._nonce = f"{os.getpid():x}{int(time.time() * 1000):x}"
-        self._seq = 0
+        self.log = StateLog(app, settings)
+        self._lock = asyncio.Lock()
+        self._restoring: dict[int, asyncio.Task[None]] = {}
+        self._suspended: set[int] = set()  # revoked, state kept until the assignment is known
+        self._assigning: asyncio.Future[None] | None = None
 
     # -- the batch ------------------------------------------------------------------------
     async def handle(self, batch: Sequence[EventT]) -> None:
         """Process one batch of messages from the events topic."""
         started = time.perf_counter()
-        partitions = self.partition_count()
-        owned = self.owned_partitions()
-        valid: list[Event] = []
-        forward: dict[tuple[int, str], list[bytes]] = {}
-        for fe in batch:
-            message = fe.message
-            events, rejections = decode_message(
-                fe.value,
-                max_bytes=self.settings.max_message_bytes,
-                max_events=self.settings.max_envelope_events,
-            )
-            for rejection in rejections:
-                await self.dead_letter(rejection, message)
-            for ev in events:
-                owner = brand_partition(ev["brand"], partitions)
-                if owner == message.partition or owner in owned:
-                    valid.append(ev)  # this worker holds the brand: count it here
-                else:
-                    forward.setdefault((owner, ev["brand"]), []).append(codec.dumps(ev))
-        self.metrics.messages.inc(len(batch))
-        valid, future = self._split_future(valid)
-        for rejection in future:
-            await self.dead_letter(rejection, None)
-        texts = [ev for ev in valid if wants_enrichment(ev)] if self.enrichment else []
-        if self.enrichment is not None and texts:
-            pending = self.enrichment.start(texts)
-            if self._may_count_texts_last(valid):
-                # the texts go to the helper process; the other events are counted meanwhile
-                waiting = {id(ev) for ev in texts}
-                plain = [ev for ev in valid if id(ev) not in waiting]
-                accepted = await self._apply(plain, partitions)
-                await self.enrichment.finish(pending)
-                accepted += await self._apply(texts, partitions)
-            else:
-                await self.enrichment.finish(pending)
-                accepted = await self._apply(valid, partitions)
-        else:
-            accepted = await self._apply(valid, partitions)
-        await self._write_changelog()
-        await self.alerting.evaluate(self._touched, self.state.brands)
-        self._touched = set()
-        await self._forward(forward)
-        self.metrics.batch_events.observe(accepted)
+        messages = [
+            SourceMessage(fe.message.topic, fe.message.partition, fe.message.offset, fe.value)
+            for fe in batch
+        ]
+        await self.ensure_restored({m.partition for m in messages})
+        async with self._lock:
+            active = set(self.core.owned) - self._suspended
+            kept = [m for m in messages if m.partition in active]  # others: not ours now
+            self.core.partitions = self.partition_count()
+            out = await self.core.process(kept)
+            written = await self._send(out)
+            for partition, offset in written.items():
+                self.core.owned[partition].log_offset = offset
+        self.alerting.observe(out.accepted)
+        await self.alerting.evaluate(out.touched, self.state.brands)
+        self._count(out, len(messages))
+        self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
-    def _may_count_texts_last(self, events: list[Event]) -> bool:
-        """Whether a batch's texts may be counted after its other events.
+    async def _enrich(self, texts: list[Event]) -> None:
+        assert self.enrichment is not None
+        await self.enrichment.finish(self.enrichment.start(texts))
 
-        Only when the batch spans less event time than the allowed lateness: then counting
-        its other events first cannot push the watermark far enough to make a text late. A
-        replay or backfill batch spanning more is counted in order, after its texts.
-        """
-        stamps = [ev["ts"] for ev in events]
-        return max(stamps) - min(stamps) < self.settings.allowed_lateness
+    async def _send(self, out: BatchOutput) -> dict[int, int]:
+        """Dead letters and forwards (at least once), then the batch records (awaited)."""
+        for dead in out.dead_letters:
+            await self.dead_letter(dead)
+        await self._forward(out.forwards)
+        try:
+            return await self.log.write(out.records)
+        except StateLogError as exc:
+            # The state held here is ahead of the log; going on would make later records
+            # cover events whose state is lost. Stop: a restart recovers exactly.
+            self.metrics.changelog_write_errors.inc()
+            log.critical("%s; stopping the worker so that a restart recovers exactly", exc)
+            await self.app.crash(exc)
+            raise
 
-    async def _apply(self, events: list[Event], partitions: int) -> int:
-        """Count events into the KPI state, dead-letter the late ones, persist the change."""
-        if not events:
-            return 0
-        result = self.state.apply(events)
-        for ev in result.late:
-            detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
-            await self.dead_letter(Rejection("late", detail, codec.dumps(ev), ev["brand"]), None)
-        self._count(result)
-        self._persist(result, partitions)
-        self.alerting.observe(result.accepted)
-        self._touched.update(ev["brand"] for ev in result.accepted)
-        return len(result.accepted)
-
-    def _split_future(self, events: list[Event]) -> tuple[list[Event], list[Rejection]]:
-        """Keep events whose time is not ahead of the wall clock by more than max_future."""
-        limit = time.time() + self.settings.max_future
-        if all(ev["ts"] <= limit for ev in events):
-            return events, []
-        kept: list[Event] = []
-        rejected: list[Rejection] = []
-        for ev in events:
-            if ev["ts"] <= limit:
-                kept.append(ev)
-            else:
-                detail = f"event time {ev['ts']:.3f} is ahead of the wall clock"
-                rejected.append(Rejection("future", detail, codec.dumps(ev), ev["brand"]))
-        return kept, rejected
-
-    def owned_partitions(self) -> set[int]:
-        """Partitions of the events topic assigned to this worker now."""
-        topic = self.settings.events_topic
-        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
-
-    def partition_count(self) -> int:
-        """Partitions of the events topic as the broker reports them (settings as fallback)."""
-        n = self.app.consumer.topic_partitions(self.settings.events_topic)
-        return n or self.settings.topic_partitions
-
-    def _count(self, result: BatchResult) -> None:
+    def _count(self, out: BatchOutput, messages: int) -> None:
+        self.metrics.messages.inc(messages)
+        if out.skipped:
+            self.metrics.replayed_messages.inc(out.skipped)
         counts: Counter[tuple[str, str, str]] = Counter()
+        volumes: Counter[tuple[str, str, str]] = Counter()
         state = self.state
-        for ev in result.accepted:
-            bs = state.brands[ev["brand"]]
-            counts[(ev["brand"], state.platform_label(bs, ev["platform"]), ev["kind"])] += ev[
-                "count"
-            ]
-        for labels, n in counts.items():
+        for ev in out.accepted:
+            bs = state.brands.get(ev["brand"])
+            platform = state.platform_label(bs, ev["platform"]) if bs else ev["platform"]
+            labels = (ev["brand"], platform, ev["kind"])
+            counts[labels] += 1
+            volumes[labels] += ev["count"]
+        for labels, n in volumes.items():
             self.metrics.events.labels(*labels).inc(n)
-        for brand, n in result.duplicates.items():
+        for brand, n in out.duplicates.items():
             self.metrics.duplicates.labels(brand).inc(n)
         self.metrics.brands.set(len(state.brands))
 
-    async def dead_letter(self, rejection: Rejection, message: Message | None) -> None:
+    async def dead_letter(self, dead: DeadLetter) -> None:
         """Send a rejected message or element to the dead-letter topic, with its reason."""
+        rejection, message = dead.rejection, dead.source
         self.metrics.rejected.labels(rejection.reason).inc()
         headers = [
             ("reason", rejection.reason.encode()),
@@ -229,142 +166,113 @@ class KpiPipeline:
                 )
             self.metrics.forwarded.inc(len(items))
 
-    # -- persistence ----------------------------------------------------------------------
-    def _persist(self, result: BatchResult, partitions: int) -> None:
-        """Stage what ``result`` changed; ``_write_changelog`` sends it once per batch."""
-        for brand, minute in result.touched - result.evicted - result.compacted:
-            record = self.state.bucket_record(brand, minute)
-            if record is not None:
-                self._put(brand, bucket_key(brand, minute), codec.dumps(record), partitions)
-        for brand, minute in result.compacted:  # merged into a coarse bucket (slot < 0)
-            self._put(brand, bucket_key(brand, minute), None, partitions)
-        for brand, minute in result.evicted:
-            self._put(brand, bucket_key(brand, minute), None, partitions)
-            for key in self._sighting_keys.pop((brand, minute), []):
-                self._put(brand, key, None, partitions)
-        for (brand, minute), ids in result.new_ids.items():
-            key = self._delta_key(SEEN, brand, minute, self._seen_keys)
-            self._put(brand, key, codec.dumps(ids), partitions)
-        for brand, minute in result.forgotten:
-            for key in self._seen_keys.pop((brand, minute), []):
-                self._put(brand, key, None, partitions)
-        for (brand, minute), entries in result.sightings.items():
-            key = self._delta_key(SIGHTING, brand, minute, self._sighting_keys)
-            self._put(brand, key, codec.dumps(entries), partitions)
-        for brand in result.brands:
-            record = codec.dumps(self.state.brand_record(brand))
-            self._put(brand, f"{BRAND}{brand}".encode(), record, partitions)
+    # -- partitions -----------------------------------------------------------------------
+    def owned_partitions(self) -> set[int]:
+        """Partitions of the events topic assigned to this worker now."""
+        topic = self.settings.events_topic
+        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
 
-    def _delta_key(
-        self, family: str, brand: str, minute: int, keys: dict[tuple[str, int], list[bytes]]
-    ) -> bytes:
-        """A new key for an append-only record of (brand, minute), remembered for deletion."""
-        self._seq += 1
-        key = f"{family}{brand}{SEP}{minute}{SEP}{self._nonce}.{self._seq}".encode()
-        keys.setdefault((brand, minute), []).append(key)
-        return key
+    def partition_count(self) -> int:
+        """Partitions of the events topic as the broker reports them (settings as fallback)."""
+        n = self.app.consumer.topic_partitions(self.settings.events_topic)
+        return n or self.settings.topic_partitions
 
-    def _put(self, brand: str, key: bytes, value: bytes | None, partitions: int) -> None:
-        # Only the changelog is written: KpiState is the live copy, and table.data is
-        # filled by Faust's recovery just long enough for restore() to read it.
-        self.writer.put(brand_partition(brand, partitions), key, value)
+    async def ensure_restored(self, partitions: Iterable[int]) -> None:
+        """Restore (or reclaim) each assigned partition of ``partitions`` not active yet."""
+        assigned = self.owned_partitions()
+        tasks = []
+        for partition in partitions:
+            if partition not in assigned:
+                continue
+            if partition in self.core.owned and partition not in self._suspended:
+                continue
+            task = self._restoring.get(partition)
+            if task is None or task.done():
+                task = self._restoring[partition] = asyncio.ensure_future(self._restore(partition))
+            tasks.append(task)
+        if tasks:
+            await asyncio.gather(*tasks)
 
-    async def _write_changelog(self) -> None:
-        """Send the batch's staged records, a marker closing each partition's run."""
-        self._batches += 1
-        fault = self._fault.get(self._batches)
-        if fault is not None:
-            await self._die(fault)
-        await self.writer.send()
-
-    async def _die(self, fault: str) -> None:
-        """SIGKILL this worker at a chosen point of a batch's write (``fault_kill``)."""
-        if fault == "mid_write":
-            for partition, writes in self.writer.writes.items():
-                half = list(writes.items())[: max(1, len(writes) // 2)]
-                await self.writer.send_records(partition, half)
-        elif fault == "after_write":
-            await self.writer.send()
-        await self.app.producer.flush()
-        log.warning("fault_kill %s at batch %d: SIGKILL", fault, self._batches)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    async def restore(self) -> None:
-        """Rebuild the brands found in the recovered table, then let the table go.
-
-        Faust's memory store keeps no offsets, so each newly assigned changelog partition
-        is read from its start into ``table.data``, whole batches only; the brands found
-        there are rebuilt (a brand not found keeps its live state) and ``table.data`` is
-        emptied, so no second copy of the state stays in memory.
-        """
-        dropped = self.table.drop_unfinished()
-        if dropped:
-            self.metrics.changelog_dropped.inc(dropped)
+    async def _restore(self, partition: int) -> None:
+        """Fence ``partition``, then keep its state if nobody wrote since this worker's last
+        record, or rebuild it from the state log."""
+        started = time.perf_counter()
         partitions = self.partition_count()
-        owned = self.owned_partitions()
-
-        def mine(brand: str) -> bool:
-            return brand_partition(brand, partitions) in owned
-
-        brand_records: dict[str, Any] = {}
-        buckets: list[tuple[str, int, Any]] = []
-        seen: list[tuple[str, int, Any]] = []
-        sightings: list[tuple[str, int, Any]] = []
-        delta_keys: list[tuple[dict[tuple[str, int], list[bytes]], bytes, str, int]] = []
-        for key, value in self.table.data.items():
-            text = key.decode()
-            family, rest = text[:1], text[1:]
-            if family == BRAND:
-                if mine(rest):
-                    brand_records[rest] = codec.loads(value)
-            elif family == BUCKET:
-                brand, minute = split_bucket_key(key)
-                if mine(brand):
-                    buckets.append((brand, minute, codec.loads(value)))
-            elif family in (SEEN, SIGHTING):
-                head, _, _tag = rest.rpartition(SEP)
-                brand, _, minute_text = head.rpartition(SEP)
-                if mine(brand):
-                    minute = int(minute_text)
-                    target, keys = (seen, self._seen_keys)
-                    if family == SIGHTING:
-                        target, keys = sightings, self._sighting_keys
-                    target.append((brand, minute, codec.loads(value)))
-                    delta_keys.append((keys, key, brand, minute))
-        for keys in (self._seen_keys, self._sighting_keys):
-            for brand_minute in [k for k in keys if k[0] in brand_records]:
-                del keys[brand_minute]
-        for keys, key, brand, minute in delta_keys:
-            keys.setdefault((brand, minute), []).append(key)
-        self.state.restore(brand_records, buckets, seen, sightings)
-        self.table.data.clear()
+        epoch = new_epoch()
+        async with self._lock:  # no batch record of the old epoch may follow the fence
+            fence = await self.log.fence(partition, epoch, partitions)
+            owned = self.core.owned.get(partition)
+            if (
+                owned is not None
+                and partition in self._suspended
+                and owned.log_offset is not None
+                and fence == owned.log_offset + 1
+            ):
+                owned.epoch, owned.log_offset = epoch, fence
+                self._suspended.discard(partition)
+                log.info("partition %d: kept its state (nobody wrote since)", partition)
+                return
+        records = await self.log.read_until(partition, fence)
+        replayed = replay(records)
+        async with self._lock:
+            if partition not in self.owned_partitions():
+                return  # revoked while it was read: the next assignment restores it again
+            self._suspended.discard(partition)
+            self.core.partitions = partitions
+            brands = self.core.restore(
+                partition, replayed.data, replayed.next_offset, epoch, log_offset=fence
+            )
+        seconds = time.perf_counter() - started
+        self.metrics.restore_seconds.observe(seconds)
+        if replayed.stale:
+            self.metrics.stale_batches.inc(replayed.stale)
         log.info(
-            "restored KPI state from %d whole batches: %d brands, %d buckets, %d event ids",
-            self.table.batches_recovered,
-            len(self.state.brands),
-            sum(len(bs.buckets) for bs in self.state.brands.values()),
-            sum(len(bs.seen) for bs in self.state.brands.values()),
+            "partition %d: restored %d brands from %d batch records (%d of a fenced-off "
+            "writer ignored) in %.2f s; its events resume at offset %s",
+            partition,
+            len(brands),
+            replayed.batches,
+            replayed.stale,
+            seconds,
+            replayed.next_offset if replayed.next_offset is not None else "(committed)",
         )
-        self.table.batches_recovered = 0
+
+    async def resume_positions(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """Where the events partitions of ``tps`` resume: the offsets their restored
+        state covers (restoring them first); partitions without state are left out."""
+        events = [tp for tp in tps if tp.topic == self.settings.events_topic]
+        await self.ensure_restored({tp.partition for tp in events})
+        positions: dict[TP, int] = {}
+        for tp in events:
+            owned = self.core.owned.get(tp.partition)
+            if owned is not None and owned.next_offset is not None:
+                positions[tp] = owned.next_offset
+        return positions
 
     async def on_revoked(self, revoked: set[Any]) -> None:
-        """Forget the brands of partitions now owned by another worker."""
+        """Suspend the revoked partitions: their state stays (and is exported) until the
+        new assignment says whether they come back."""
         gone = {tp.partition for tp in revoked if tp.topic == self.settings.events_topic}
-        if not gone:
-            return
-        partitions = self.partition_count()
-        brands = [b for b in self.state.brands if brand_partition(b, partitions) in gone]
-        self.state.forget(brands)
-        self.alerting.forget(brands)
-        for keys in (self._seen_keys, self._sighting_keys):
-            for brand_minute in [k for k in keys if k[0] in set(brands)]:
-                del keys[brand_minute]
-        log.info("partitions %s revoked: forgot %d brands", sorted(gone), len(brands))
+        self._suspended |= gone & set(self.core.owned)
+
+    async def on_assigned(self, assigned: set[Any]) -> None:
+        """Forget suspended partitions that went elsewhere; restore the assigned ones."""
+        mine = {tp.partition for tp in assigned if tp.topic == self.settings.events_topic}
+        gone = {p for p in self._suspended if p not in mine}
+        gone |= {p for p in self.core.owned if p not in mine}
+        if gone:
+            async with self._lock:
+                brands = self.core.forget(gone)
+                self._suspended -= gone
+            self.alerting.forget(brands)
+            log.info("partitions %s revoked: forgot %d brands", sorted(gone), len(brands))
+        self._assigning = asyncio.ensure_future(self.ensure_restored(mine))
+        self._assigning.add_done_callback(_log_failure)
+
+    async def stop(self) -> None:
+        await self.log.close()
 
 
-def _fault_plan(spec: str) -> dict[int, str]:
-    """``before_write:3`` -> {3: "before_write"}; empty when no fault is asked for."""
-    if not spec:
-        return {}
-    point, _, batch = spec.partition(":")
-    return {int(batch): point}
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("restoring assigned partitions failed: %s", task.exception())

@@ -258,16 +258,7 @@ class Settings(BaseSettings):
         description=(
             "Worker producer batch size in bytes. 1 sends one record per batch: the embedded "
             "broker (Tansu 0.6) reports a wrong high watermark after multi-record batches, which "
-            "makes table recovery miss changelog records. With Apache Kafka use 65536."
-        ),
-    )
-    fault_kill: str = Field(
-        "",
-        pattern=r"^((before_write|mid_write|after_write):[1-9][0-9]*)?$",
-        description=(
-            "For fault tests only: the worker SIGKILLs itself at batch N, `before_write:N` "
-            "(counted, nothing persisted), `mid_write:N` (half its changelog records on the "
-            "broker, no marker) or `after_write:N` (all persisted, offsets not committed)."
+            "the lag metrics read. With Apache Kafka use 65536."
         ),
     )
     # -- Kafka TLS and SASL (agents/kafka_security.py builds the clients' settings) --------

@@ -78,12 +78,14 @@ class BrandState:
     variants: dict[str, set[str]] = field(default_factory=dict)  # campaign -> variants
 
     def followers_total(self, platform: str = ALL) -> float | None:
-        """Followers on one platform, or summed over the platforms with a snapshot."""
+        """Followers on one platform, or summed over the platforms; None where no
+        ``followers``, ``follow`` or ``unfollow`` event was ever seen."""
         if platform != ALL:
             pf = self.followers.get(platform)
             return None if pf is None else pf.total()
-        totals = [t for t in (pf.total() for pf in self.followers.values()) if t is not None]
-        return sum(totals) if totals else None
+        if not self.followers:
+            return None
+        return sum(pf.total() for pf in self.followers.values())
 
     @property
     def wm_minute(self) -> int | None:

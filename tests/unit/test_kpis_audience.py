@@ -124,10 +124,10 @@ def test_a_newer_snapshot_replaces_the_older_and_its_changes() -> None:
     assert get(collect(state), "socialpulse_followers") == 2000
 
 
-def test_no_follower_kpis_without_a_snapshot() -> None:
+def test_no_follower_kpis_without_any_follower_event() -> None:
     e = Events()
     state = KpiState()
-    state.apply([e("follow"), e("like")])
+    state.apply([e("like"), e("impression")])
     reg = collect(state)
     for metric in (
         "socialpulse_followers",
@@ -135,6 +135,34 @@ def test_no_follower_kpis_without_a_snapshot() -> None:
         "socialpulse_audience_growth_ratio",
     ):
         assert get(reg, metric) is None
+
+
+def test_follows_without_a_snapshot_still_count() -> None:
+    """KPIS.md: a platform that never sent a ``followers`` snapshot counts all of its
+    follows and unfollows (from 0), and the total sums over platforms."""
+    e = Events()
+    state = KpiState(allowed_lateness=100_000)
+    state.apply(
+        [
+            e("follow", count=5),
+            e("unfollow", at=6),
+            e("like", at=7, count=2),
+            e("followers", at=1, value=1000, platform="instagram"),
+            e("follow", at=2, platform="instagram"),
+            e("follow", at=-600, platform="tiktok", count=3),  # folded later: still counts
+        ]
+    )
+    reg = collect(state)
+    assert get(reg, "socialpulse_followers", platform="x") == 4
+    assert get(reg, "socialpulse_followers", platform="instagram") == 1001
+    assert get(reg, "socialpulse_followers", platform="tiktok") == 3
+    assert get(reg, "socialpulse_followers") == 1008
+    assert get(reg, "socialpulse_applause_ratio", platform="x") == pytest.approx(2 / 4)
+    # the fold keeps them when the watermark moves far past them
+    state.apply([e("like", at=3 * 3600)])
+    reg = collect(state)
+    assert get(reg, "socialpulse_followers", platform="tiktok") == 3
+    assert get(reg, "socialpulse_followers") == 1008
 
 
 def test_share_of_voice_by_configured_group_and_by_default() -> None:

@@ -1,0 +1,271 @@
+"""The KPI engine's batch core: a batch of raw messages in, everything it causes out.
+
+No Faust here: the worker's agent (``agents.pipeline``) feeds batches to ``BatchCore``
+and sends what comes out; the test harness (``agents.testing``) feeds the same core
+from a list, crashes it at any step and recovers it from its own records. One batch goes
+through these named steps, in this order:
+
+``decode``
+    Each message value becomes events (one event or an envelope); a bad message or
+    element becomes a dead letter with its reason and its source topic/partition/offset.
+    Messages below the offset a partition's restored state already covers are skipped.
+``route``
+    An event belongs to the partition that owns its brand (``brand_partition``). Events
+    that arrived on another partition (unkeyed messages, a client with another
+    partitioner) are forwarded there, never counted here: so each partition's state
+    changes come from its own messages only, and one record per partition holds a batch's
+    state together with the offset it read up to.
+``admit``
+    Events ahead of the wall clock by more than ``max_future`` are dead-lettered
+    (``future``).
+``enrich``
+    Texts are scored (language, sentiment, hashtags) by the injected enricher.
+``count``
+    ``KpiState.apply``: duplicates (by id) and late events are recognised, the rest
+    counted; late events are dead-lettered (``late``).
+``persist``
+    The writes of the batch (``agents.persisted``) become one batch record per partition,
+    with the partition's next offset. The batch's state is durable once the runtime has
+    written these records; until then, a crash re-reads the batch.
+
+The alert step (``detect``) reads the output's accepted events and touched brands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from socialpulse.agents.persisted import (
+    KeyBook,
+    Writes,
+    batch_record,
+    new_epoch,
+    restore_state,
+    stage_writes,
+)
+from socialpulse.agents.state import BatchResult, KpiState
+from socialpulse.streams import codec
+from socialpulse.streams.enrich.enricher import wants_enrichment
+from socialpulse.streams.partitioning import brand_partition
+from socialpulse.streams.validation import Event, Rejection, decode_message
+
+STEPS: Final = ("decode", "route", "admit", "enrich", "count", "persist")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    """A message of the events topic, as the core needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejection and the message it came from (None for a forwarded event's rejection)."""
+
+    rejection: Rejection
+    source: SourceMessage | None
+
+
+@dataclass(slots=True)
+class BatchOutput:
+    """What one batch causes: for the runtime to send, and for the metrics."""
+
+    messages: int = 0
+    skipped: int = 0  # messages a restored state had counted already
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    forwards: dict[tuple[int, str], list[bytes]] = field(default_factory=dict)
+    records: dict[int, bytes] = field(default_factory=dict)  # partition -> batch record
+    accepted: list[Event] = field(default_factory=list)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    touched: set[str] = field(default_factory=set)  # brands the batch counted events for
+
+
+class Enricher(Protocol):
+    """Fills in ``lang``, ``sentiment``, ``hashtags`` of events with text, in place."""
+
+    async def __call__(self, events: list[Event]) -> None: ...
+
+
+@dataclass(slots=True)
+class PartitionState:
+    """What the core keeps for one partition it owns."""
+
+    epoch: str
+    next_offset: int | None  # the first offset not counted yet; None: from wherever
+    log_offset: int | None = None  # offset of this owner's last record in the state log
+
+
+class Crash(Exception):
+    """Raised by a test checkpoint to stop a batch at a step, as a kill would."""
+
+
+class BatchCore:
+    """Owns the KPI state of the partitions it was given, and turns batches into outputs."""
+
+    def __init__(
+        self,
+        state: KpiState,
+        *,
+        partitions: int,
+        max_message_bytes: int,
+        max_envelope_events: int,
+        max_future: float,
+        enricher: Enricher | None = None,
+        clock: Callable[[], float] = time.time,
+        checkpoint: Callable[[str], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.state = state
+        self.partitions = partitions
+        self.max_message_bytes = max_message_bytes
+        self.max_envelope_events = max_envelope_events
+        self.max_future = max_future
+        self.enricher = enricher
+        self.clock = clock
+        self.checkpoint = checkpoint
+        self.book = KeyBook()
+        self.owned: dict[int, PartitionState] = {}
+
+    # -- ownership ----------------------------------------------------------------------
+    def restore(
+        self,
+        partition: int,
+        data: dict[str, Any],
+        next_offset: int | None,
+        epoch: str = "",
+        log_offset: int | None = None,
+    ) -> list[str]:
+        """Take ``partition`` over from its replayed state map; the brands restored."""
+        self.forget([partition])
+        brands = restore_state(self.state, self.book, data)
+        self.owned[partition] = PartitionState(epoch or new_epoch(), next_offset, log_offset)
+        return brands
+
+    def forget(self, partitions: Iterable[int]) -> list[str]:
+        """Drop the state of partitions now owned elsewhere; the brands forgotten."""
+        gone = set(partitions)
+        for partition in gone:
+            self.owned.pop(partition, None)
+        brands = [b for b in self.state.brands if self.owner(b) in gone]
+        self.state.forget(brands)
+        self.book.forget(brands)
+        return brands
+
+    def owner(self, brand: str) -> int:
+        return brand_partition(brand, self.partitions)
+
+    # -- the batch ------------------------------------------------------------------------
+    async def process(self, messages: Sequence[SourceMessage]) -> BatchOutput:
+        """Run one batch through every step; raises ``KeyError`` for a message of a
+        partition the core does not own (the runtime restores partitions first)."""
+        out = BatchOutput(messages=len(messages))
+        sources: dict[int, SourceMessage] = {}  # id(event) -> its message
+        events = self._decode(messages, out, sources)
+        await self._step("decode")
+        events = self._route(events, out, sources)
+        await self._step("route")
+        events = self._admit(events, out, sources)
+        await self._step("admit")
+        if self.enricher is not None:
+            texts = [ev for ev in events if wants_enrichment(ev)]
+            if texts:
+                await self.enricher(texts)
+        await self._step("enrich")
+        result = self._count(events, out, sources)
+        await self._step("count")
+        self._persist(messages, out, result)
+        await self._step("persist")
+        return out
+
+    async def _step(self, name: str) -> None:
+        if self.checkpoint is not None:
+            waiting = self.checkpoint(name)
+            if waiting is not None:
+                await waiting
+
+    def _decode(
+        self, messages: Sequence[SourceMessage], out: BatchOutput, sources: dict[int, Any]
+    ) -> list[Event]:
+        events: list[Event] = []
+        for message in messages:
+            owned = self.owned[message.partition]
+            if owned.next_offset is not None and message.offset < owned.next_offset:
+                out.skipped += 1
+                continue
+            owned.next_offset = message.offset + 1
+            decoded, rejections = decode_message(
+                message.value,
+                max_bytes=self.max_message_bytes,
+                max_events=self.max_envelope_events,
+            )
+            for rejection in rejections:
+                out.dead_letters.append(DeadLetter(rejection, message))
+            for ev in decoded:
+                sources[id(ev)] = message
+            events.extend(decoded)
+        return events
+
+    def _route(
+        self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
+    ) -> list[Event]:
+        mine: list[Event] = []
+        for ev in events:
+            owner = self.owner(ev["brand"])
+            if owner == sources[id(ev)].partition:
+                mine.append(ev)
+            else:
+                out.forwards.setdefault((owner, ev["brand"]), []).append(codec.dumps(ev))
+        return mine
+
+    def _admit(
+        self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
+    ) -> list[Event]:
+        limit = self.clock() + self.max_future
+        if all(ev["ts"] <= limit for ev in events):
+            return events
+        kept: list[Event] = []
+        for ev in events:
+            if ev["ts"] <= limit:
+                kept.append(ev)
+            else:
+                detail = f"event time {ev['ts']:.3f} is ahead of the wall clock"
+                rejection = Rejection("future", detail, codec.dumps(ev), ev["brand"])
+                out.dead_letters.append(DeadLetter(rejection, sources[id(ev)]))
+        return kept
+
+    def _count(
+        self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
+    ) -> BatchResult | None:
+        if not events:
+            return None
+        result = self.state.apply(events)
+        for ev in result.late:
+            detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
+            rejection = Rejection("late", detail, codec.dumps(ev), ev["brand"])
+            out.dead_letters.append(DeadLetter(rejection, sources[id(ev)]))
+        out.accepted = result.accepted
+        out.duplicates = result.duplicates
+        out.touched = {ev["brand"] for ev in result.accepted}
+        return result
+
+    def _persist(
+        self, messages: Sequence[SourceMessage], out: BatchOutput, result: BatchResult | None
+    ) -> None:
+        writes: dict[int, Writes] = {}
+        if result is not None:
+            for brand, brand_writes in stage_writes(self.state, result, self.book).items():
+                writes.setdefault(self.owner(brand), {}).update(brand_writes)
+        for partition in {m.partition for m in messages} | set(writes):
+            owned = self.owned[partition]
+            if owned.next_offset is None:
+                continue  # nothing read from it, nothing counted for it
+            out.records[partition] = batch_record(
+                owned.epoch, owned.next_offset, writes.get(partition, {})
+            )

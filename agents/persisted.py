@@ -1,0 +1,258 @@
+"""The persisted format of the KPI state: one module owns its keys, values and deletions.
+
+**The state log.** Each partition of the events topic has a partition of the state log
+topic, holding the state of the brands that partition owns. Its records are of two kinds:
+
+- a **batch record**, one per partition per batch: the state writes of the batch (a list
+  of ``[key, value]``, a value of ``None`` deleting the key), the events-topic offset the
+  batch read up to (``next``: the first offset not yet counted) and the writer's epoch.
+  A batch's state and the offsets it consumed are one record: a crash keeps both or
+  neither, whatever the consumer group committed.
+- a **fence record**, written by a worker that was just assigned the partition, before it
+  reads the log back. It carries the worker's new epoch. Reading stops at the fence (its
+  offset is known from the broker's acknowledgement), so the read never depends on the
+  broker's reported end offset. A batch record written after a fence by another epoch
+  comes from a worker that lost the partition and had not noticed yet: it is ignored.
+
+**The key families** of the state map (a key's first character):
+
+- ``b`` bucket ``brand␟minute`` (a coarse bucket: a negative slot): counter vectors per
+  label group and rankings; deleted when evicted, or merged into a coarse bucket.
+- ``w`` brand ``brand``: watermark, followers, hourly rates, sampling levels; one per brand.
+- ``s`` seen ids ``brand␟minute␟n``: the event ids a batch first counted in that minute;
+  deleted when the minute leaves the dedup horizon.
+- ``g`` sightings ``brand␟minute␟n``: a batch's last sightings of distinct counts;
+  deleted when the minute leaves the 24 h window.
+
+So live keys stay bounded by the 24 h horizon: ``KeyBook`` remembers the append-only keys
+(``s``, ``g``) per brand and minute and names the ones to delete as the watermark moves.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from socialpulse.agents.state import MAX_WINDOW_MINUTES, BatchResult, KpiState
+from socialpulse.streams import codec
+
+SEP: Final = "\x1f"
+#: key prefixes of the record families in the state map
+BUCKET: Final = "b"
+BRAND: Final = "w"
+SEEN: Final = "s"
+SIGHTING: Final = "g"
+
+#: record kinds of the state log
+BATCH: Final = "batch"
+FENCE: Final = "fence"
+FORMAT_VERSION: Final = 1
+
+#: the Kafka key of every state log record (the partition is chosen explicitly)
+RECORD_KEY: Final = b"socialpulse-state"
+
+Writes = dict[str, Any]  # key -> value (None deletes the key)
+
+
+def bucket_key(brand: str, minute: int) -> str:
+    return f"{BUCKET}{brand}{SEP}{minute}"
+
+
+def brand_key(brand: str) -> str:
+    return f"{BRAND}{brand}"
+
+
+def split_delta_key(key: str) -> tuple[str, int]:
+    """(brand, minute) of a seen-id or sighting key ``fbrand␟minute␟tag``."""
+    head, _, _tag = key[1:].rpartition(SEP)
+    brand, _, minute = head.rpartition(SEP)
+    return brand, int(minute)
+
+
+def split_bucket_key(key: str) -> tuple[str, int]:
+    brand, _, minute = key[1:].rpartition(SEP)
+    return brand, int(minute)
+
+
+def new_epoch() -> str:
+    """A fresh writer epoch: unique per worker and assignment."""
+    return uuid.uuid4().hex
+
+
+# -- records --------------------------------------------------------------------------------
+def batch_record(epoch: str, next_offset: int, writes: Writes) -> bytes:
+    """The value of a batch record: the batch's writes and the offset it read up to."""
+    return codec.dumps(
+        {"v": FORMAT_VERSION, "t": BATCH, "e": epoch, "next": next_offset, "w": writes}
+    )
+
+
+def fence_record(epoch: str) -> bytes:
+    return codec.dumps({"v": FORMAT_VERSION, "t": FENCE, "e": epoch, "at": time.time()})
+
+
+@dataclass(slots=True)
+class Replayed:
+    """A partition's state map rebuilt from its log, and where its events resume."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    next_offset: int | None = None  # None: no batch was ever written
+    batches: int = 0
+    stale: int = 0  # batch records of fenced-off writers, ignored
+    fenced: bool = False  # the read reached the reader's own fence
+
+
+def replay(records: Iterable[bytes], until_epoch: str | None = None) -> Replayed:
+    """Apply a partition's log records in order.
+
+    A batch record counts only when its epoch is the one of the latest fence before it
+    (the partition's owner then); a record in an unknown format is skipped. With
+    ``until_epoch``, the replay stops at that fence.
+    """
+    out = Replayed()
+    current: str | None = None
+    data = out.data
+    for raw in records:
+        try:
+            record = codec.loads(raw)
+            kind, epoch = record["t"], record["e"]
+        except (codec.DecodeError, KeyError, TypeError):
+            continue
+        if kind == FENCE:
+            if epoch == until_epoch:
+                out.fenced = True
+                break
+            current = epoch
+            continue
+        if kind != BATCH:
+            continue
+        if current is not None and epoch != current:
+            out.stale += 1
+            continue
+        for key, value in record["w"].items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        out.next_offset = record["next"]
+        out.batches += 1
+    return out
+
+
+# -- the state map <-> KpiState ------------------------------------------------------------
+class KeyBook:
+    """The append-only keys (seen ids, sightings) a partition's state map holds, per brand
+    and minute, so that they are deleted once their minute leaves the horizon."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, dict[int, list[str]]] = {}
+        self.sightings: dict[str, dict[int, list[str]]] = {}
+        self._pruned: dict[str, int] = {}  # brand -> sighting cutoff of the last prune
+        self._nonce = f"{os.getpid():x}{int(time.time() * 1000):x}"
+        self._seq = 0
+
+    def new_key(self, family: str, brand: str, minute: int) -> str:
+        self._seq += 1
+        key = f"{family}{brand}{SEP}{minute}{SEP}{self._nonce}.{self._seq}"
+        book = self.seen if family == SEEN else self.sightings
+        book.setdefault(brand, {}).setdefault(minute, []).append(key)
+        return key
+
+    def remember(self, key: str) -> None:
+        """A key read back from the log."""
+        brand, minute = split_delta_key(key)
+        book = self.seen if key[0] == SEEN else self.sightings
+        book.setdefault(brand, {}).setdefault(minute, []).append(key)
+
+    def drop_seen(self, brand: str, minute: int) -> list[str]:
+        return self.seen.get(brand, {}).pop(minute, [])
+
+    def expired_sightings(self, brand: str, cutoff: int) -> list[str]:
+        """Sighting keys of minutes at or before ``cutoff`` (outside every window)."""
+        if self._pruned.get(brand) == cutoff:
+            return []
+        self._pruned[brand] = cutoff
+        minutes = self.sightings.get(brand)
+        if not minutes:
+            return []
+        gone = [m for m in minutes if m <= cutoff]
+        return [key for m in gone for key in minutes.pop(m)]
+
+    def forget(self, brands: Iterable[str]) -> None:
+        for brand in brands:
+            self.seen.pop(brand, None)
+            self.sightings.pop(brand, None)
+            self._pruned.pop(brand, None)
+
+    def live_keys(self) -> int:
+        return sum(
+            len(keys)
+            for book in (self.seen, self.sightings)
+            for minutes in book.values()
+            for keys in minutes.values()
+        )
+
+
+def stage_writes(state: KpiState, result: BatchResult, book: KeyBook) -> dict[str, Writes]:
+    """The state map writes of one applied batch, per brand."""
+    writes: dict[str, Writes] = {}
+
+    def put(brand: str, key: str, value: Any) -> None:
+        writes.setdefault(brand, {})[key] = value
+
+    for brand, minute in result.touched - result.evicted - result.compacted:
+        put(brand, bucket_key(brand, minute), state.bucket_record(brand, minute))
+    for brand, minute in result.compacted | result.evicted:
+        put(brand, bucket_key(brand, minute), None)
+    for (brand, minute), ids in result.new_ids.items():
+        put(brand, book.new_key(SEEN, brand, minute), ids)
+    for brand, minute in result.forgotten:
+        for key in book.drop_seen(brand, minute):
+            put(brand, key, None)
+    for (brand, minute), entries in result.sightings.items():
+        put(brand, book.new_key(SIGHTING, brand, minute), entries)
+    for brand in result.brands:
+        bs = state.brands[brand]
+        put(brand, brand_key(brand), state.brand_record(brand))
+        wm_minute = bs.wm_minute
+        if wm_minute is not None:
+            for key in book.expired_sightings(brand, wm_minute - MAX_WINDOW_MINUTES):
+                put(brand, key, None)
+    return writes
+
+
+def restore_state(state: KpiState, book: KeyBook, data: dict[str, Any]) -> list[str]:
+    """Rebuild the brands of one partition's state map into ``state``; the brands."""
+    brand_records: dict[str, Any] = {}
+    buckets: list[tuple[str, int, Any]] = []
+    seen: list[tuple[str, int, Any]] = []
+    sightings: list[tuple[str, int, Any]] = []
+    delta_keys: list[str] = []
+    for key, value in data.items():
+        family = key[:1]
+        if family == BRAND:
+            brand_records[key[1:]] = value
+        elif family == BUCKET:
+            brand, minute = split_bucket_key(key)
+            buckets.append((brand, minute, value))
+        elif family in (SEEN, SIGHTING):
+            brand, minute = split_delta_key(key)
+            (seen if family == SEEN else sightings).append((brand, minute, value))
+            delta_keys.append(key)
+    book.forget(brand_records)
+    for key in delta_keys:
+        book.remember(key)
+    state.restore(brand_records, buckets, seen, sightings)
+    return list(brand_records)
+
+
+def live_key_count(data: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """(family, keys) of a state map: what a restart reads back."""
+    counts: dict[str, int] = {}
+    for key in data:
+        counts[key[:1]] = counts.get(key[:1], 0) + 1
+    yield from sorted(counts.items())

@@ -1,0 +1,131 @@
+"""The state log topic on the broker: batch records written, partitions read back.
+
+``write`` hands a batch's records (one per partition, ``agents.persisted``) to the
+producer and returns once the broker has acknowledged every one, so a batch is
+acknowledged to Faust only after its state is durable.
+
+``fence`` writes a fence record with the reader's new epoch; ``read_until`` reads the
+partition from its start up to that fence. The fence's offset comes from the broker's
+acknowledgement, so the read never relies on the broker's reported end offset (the
+embedded broker misreports it after multi-record batches). It uses a consumer of its own,
+with no group: the partition is assigned, not subscribed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from socialpulse.agents.kafka_security import client_options
+from socialpulse.agents.persisted import RECORD_KEY, fence_record
+from socialpulse.agents.settings import Settings
+
+log = logging.getLogger("socialpulse.state")
+
+#: how long a read back may go without receiving a record before it gives up
+READ_STALL_SECONDS = 60.0
+
+
+class StateLogError(RuntimeError):
+    """The state log could not be written or read back."""
+
+
+class StateLog:
+    """One worker's access to the state log topic ``{app_id}-kpi-state``."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.name = f"{settings.app_id}-kpi-state"
+        self._reader: AIOKafkaConsumer | None = None
+        self._declared: int = 0
+        self._reader_lock = asyncio.Lock()
+
+    def topic(self, partitions: int) -> Any:
+        return self.app.topic(
+            self.name,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+            # batch records must outlive any retention: the state is rebuilt from them
+            config={"retention.ms": "-1", "retention.bytes": "-1"},
+        )
+
+    async def declare(self, partitions: int) -> None:
+        """Create the topic if it does not exist (cheap when it does)."""
+        await self.topic(partitions).declare()
+        self._declared = partitions
+
+    async def write(self, records: dict[int, bytes]) -> dict[int, int]:
+        """Write batch records, wait until the broker has them all; their offsets."""
+        producer = self.app.producer
+        deliveries = [
+            await producer.send(self.name, RECORD_KEY, value, partition, None, None)
+            for partition, value in records.items()
+        ]
+        try:
+            written = await asyncio.gather(*deliveries)
+        except Exception as exc:
+            raise StateLogError(f"the state log {self.name} could not be written: {exc}") from exc
+        return {partition: md.offset for partition, md in zip(records, written, strict=True)}
+
+    async def fence(self, partition: int, epoch: str, partitions: int) -> int:
+        """Write a fence record with ``epoch`` to ``partition``; its offset."""
+        if self._declared != partitions:
+            await self.declare(partitions)
+        metadata = await self.app.producer.send_and_wait(
+            self.name, RECORD_KEY, fence_record(epoch), partition, None, None
+        )
+        return int(metadata.offset)
+
+    async def read_until(self, partition: int, fence: int) -> list[bytes]:
+        """The records of ``partition`` before offset ``fence`` (a fence this worker
+        wrote), in order."""
+        async with self._reader_lock:
+            reader = await self._consumer()
+            tp = TopicPartition(self.name, partition)
+            reader.assign([tp])
+            reader.seek(tp, 0)
+            records: list[bytes] = []
+            last_progress = time.monotonic()
+            while True:
+                batch = await reader.getmany(tp, timeout_ms=200, max_records=10_000)
+                messages = batch.get(tp, [])
+                if messages:
+                    last_progress = time.monotonic()
+                for message in messages:
+                    if message.offset >= fence:
+                        return records
+                    if message.value is not None:
+                        records.append(message.value)
+                if time.monotonic() - last_progress > READ_STALL_SECONDS:
+                    raise StateLogError(
+                        f"reading back {self.name}[{partition}] stalled at "
+                        f"{len(records)} records before the fence at offset {fence}"
+                    )
+
+    async def _consumer(self) -> AIOKafkaConsumer:
+        if self._reader is None:
+            settings = self.settings
+            self._reader = AIOKafkaConsumer(
+                bootstrap_servers=settings.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=max(1, int(settings.fetch_max_wait * 1000)),
+                max_partition_fetch_bytes=64 * 1024 * 1024,
+                fetch_max_bytes=64 * 1024 * 1024,
+                **client_options(settings),
+            )
+            await self._reader.start()
+        return self._reader
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.stop()
+            self._reader = None

@@ -1,0 +1,235 @@
+"""A test harness for the batch core, shipped with the package (as bytewax ships its own).
+
+``Harness`` plays the broker in memory: the events topic, the state log and the
+dead-letter topic are lists per partition. Workers are ``BatchCore`` s that the harness
+feeds in batches of any size, exactly as the Faust runtime does: decode and count in
+the core, then the dead letters and forwards, then the batch records. A worker can be
+crashed at any named step of a batch (``CRASH_POINTS``), started again (it fences its
+partitions and restores them from the state log, as a worker does on assignment), and
+partitions can be moved between workers, with or without telling the old owner (a
+"zombie" that keeps writing). ``kpis`` reads every KPI series of a worker through the
+Prometheus collector, so runs compare as a user's board would.
+
+    >>> import asyncio
+    >>> from socialpulse.agents.testing import Harness
+    >>> h = Harness(partitions=2)
+    >>> h.produce_events([{"id": "1", "ts": 1.7e9, "brand": "acme", "kind": "like"}])
+    >>> w = h.start_worker([0, 1])
+    >>> asyncio.run(h.drain(w, batch_size=10))
+    >>> h.kpis(w)[("socialpulse_engagements", ("acme", "all", "all", "1h"))]
+    1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry
+
+from socialpulse.agents.batch_core import STEPS, BatchCore, Crash, DeadLetter, SourceMessage
+from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.persisted import fence_record, new_epoch, replay
+from socialpulse.agents.settings import FileConfig
+from socialpulse.agents.state import KpiState
+from socialpulse.streams import codec
+from socialpulse.streams.partitioning import brand_partition
+
+EVENTS_TOPIC: Final = "social-events"
+#: where a batch can be cut short: after a core step, after the dead letters and forwards
+#: were sent, halfway through the batch records, or after all of them (offsets not moved)
+CRASH_POINTS: Final = (*STEPS, "sent", "mid_write", "written")
+
+Series = dict[tuple[str, tuple[str, ...]], float]
+
+
+@dataclass
+class Worker:
+    """One worker: its core, the partitions it owns, and where it reads each."""
+
+    name: str
+    core: BatchCore
+    positions: dict[int, int] = field(default_factory=dict)
+    batches: int = 0
+    alive: bool = True
+
+
+class Harness:
+    """An in-memory broker and the workers reading it."""
+
+    def __init__(
+        self,
+        partitions: int = 4,
+        *,
+        allowed_lateness: float = 600.0,
+        max_future: float = 1e12,
+        config: FileConfig | None = None,
+    ) -> None:
+        self.partitions = partitions
+        self.allowed_lateness = allowed_lateness
+        self.max_future = max_future
+        self.config = config or FileConfig()
+        self.events: list[list[bytes | None]] = [[] for _ in range(partitions)]
+        self.state_log: list[list[bytes]] = [[] for _ in range(partitions)]
+        self.dead_letters: list[DeadLetter] = []
+        self._workers = 0
+
+    # -- producing ------------------------------------------------------------------------
+    def produce(self, value: bytes | None, partition: int) -> int:
+        """Append a message to an events partition; its offset."""
+        self.events[partition].append(value)
+        return len(self.events[partition]) - 1
+
+    def produce_events(
+        self, events: Iterable[dict[str, Any]], *, envelope: int = 1, keyed: bool = True
+    ) -> None:
+        """Send events in envelopes of ``envelope`` (1: single-event messages), to their
+        brand's partition when ``keyed``, else round robin over the partitions."""
+        chunk: dict[int, list[dict[str, Any]]] = {}
+        turn = 0
+        for ev in events:
+            if keyed:
+                partition = brand_partition(str(ev["brand"]), self.partitions)
+            else:
+                partition, turn = turn % self.partitions, turn + 1
+            pending = chunk.setdefault(partition, [])
+            pending.append(ev)
+            if len(pending) >= envelope:
+                self._flush(partition, chunk.pop(partition), envelope)
+        for partition, pending in chunk.items():
+            self._flush(partition, pending, envelope)
+
+    def _flush(self, partition: int, events: list[dict[str, Any]], envelope: int) -> None:
+        value = codec.dumps(events[0]) if envelope == 1 else codec.dumps(events)
+        self.produce(value, partition)
+
+    # -- workers --------------------------------------------------------------------------
+    def start_worker(self, partitions: Iterable[int], name: str = "") -> Worker:
+        """A new worker that takes ``partitions`` over (fence, then restore each)."""
+        self._workers += 1
+        state = KpiState(allowed_lateness=self.allowed_lateness)
+        core = BatchCore(
+            state,
+            partitions=self.partitions,
+            max_message_bytes=10 * 1024 * 1024,
+            max_envelope_events=100_000,
+            max_future=self.max_future,
+        )
+        worker = Worker(name or f"worker-{self._workers}", core)
+        self.assign(worker, partitions)
+        return worker
+
+    def assign(self, worker: Worker, partitions: Iterable[int]) -> None:
+        """Give ``partitions`` to ``worker``: it fences each and restores it from the log.
+
+        The previous owner is not told: if it keeps running, it is a zombie whose later
+        batch records the log ignores.
+        """
+        for partition in partitions:
+            epoch = new_epoch()
+            log = self.state_log[partition]
+            log.append(fence_record(epoch))
+            replayed = replay(log[:-1])
+            worker.core.restore(
+                partition, replayed.data, replayed.next_offset, epoch, log_offset=len(log) - 1
+            )
+            worker.positions[partition] = replayed.next_offset or 0
+
+    def revoke(self, worker: Worker, partitions: Iterable[int]) -> None:
+        """Take ``partitions`` from ``worker`` (it forgets them, as on a rebalance)."""
+        gone = set(partitions)
+        worker.core.forget(gone)
+        for partition in gone:
+            worker.positions.pop(partition, None)
+
+    # -- running ----------------------------------------------------------------------------
+    def pending(self, worker: Worker) -> int:
+        """Messages of the worker's partitions it has not read yet."""
+        return sum(len(self.events[p]) - pos for p, pos in worker.positions.items())
+
+    def next_batch(self, worker: Worker, size: int) -> list[SourceMessage]:
+        """Up to ``size`` messages, read from the worker's partitions side by side."""
+        batch: list[SourceMessage] = []
+        cursors = dict(worker.positions)
+        while len(batch) < size:
+            progressed = False
+            for partition in sorted(cursors):
+                offset = cursors[partition]
+                if offset < len(self.events[partition]) and len(batch) < size:
+                    value = self.events[partition][offset]
+                    batch.append(SourceMessage(EVENTS_TOPIC, partition, offset, value))
+                    cursors[partition] = offset + 1
+                    progressed = True
+            if not progressed:
+                break
+        return batch
+
+    async def step(self, worker: Worker, size: int, crash_at: str | None = None) -> int:
+        """Run one batch of up to ``size`` messages; how many were read.
+
+        With ``crash_at`` (one of ``CRASH_POINTS``) the worker dies there: what it had
+        sent stays sent, the rest is lost, and the worker is marked dead.
+        """
+        if not worker.alive:
+            raise RuntimeError(f"{worker.name} is dead")
+        batch = self.next_batch(worker, size)
+        if not batch:
+            return 0
+
+        def checkpoint(step: str) -> None:
+            if step == crash_at:
+                raise Crash(step)
+
+        worker.core.checkpoint = checkpoint
+        try:
+            out = await worker.core.process(batch)
+            self.dead_letters.extend(out.dead_letters)
+            for (partition, _brand), items in out.forwards.items():
+                self.produce(b"[" + b",".join(items) + b"]", partition)
+            checkpoint("sent")
+            records = list(out.records.items())
+            for i, (partition, value) in enumerate(records):
+                if crash_at == "mid_write" and i >= max(1, len(records) // 2):
+                    raise Crash("mid_write")
+                self.state_log[partition].append(value)
+                owned = worker.core.owned.get(partition)
+                if owned is not None:
+                    owned.log_offset = len(self.state_log[partition]) - 1
+            checkpoint("written")
+        except Crash:
+            worker.alive = False
+            return len(batch)
+        finally:
+            worker.core.checkpoint = None
+        for message in batch:
+            worker.positions[message.partition] = message.offset + 1
+        worker.batches += 1
+        return len(batch)
+
+    async def drain(self, worker: Worker, batch_size: int | Sequence[int] = 100) -> None:
+        """Run batches until the worker has read everything (forwards included)."""
+        sizes = [batch_size] if isinstance(batch_size, int) else list(batch_size)
+        turn = 0
+        while self.pending(worker):
+            await self.step(worker, sizes[turn % len(sizes)])
+            turn += 1
+
+    # -- reading --------------------------------------------------------------------------
+    def kpis(self, worker: Worker) -> Series:
+        """Every KPI series the worker exports: {(metric, label values): value}."""
+        registry = CollectorRegistry()
+        registry.register(KpiCollector(worker.core.state, self.config))
+        series: Series = {}
+        for family in registry.collect():
+            for sample in family.samples:
+                series[(sample.name, tuple(sample.labels.values()))] = round(sample.value, 9)
+        return series
+
+    def recovered_kpis(self) -> Series:
+        """The KPIs a new worker owning every partition restores from the state log."""
+        return self.kpis(self.start_worker(range(self.partitions), name="reader"))
+
+    def live_keys(self, partition: int) -> int:
+        """Keys of a partition's state map: what a restart reads back."""
+        return len(replay(self.state_log[partition]).data)
