@@ -2,7 +2,9 @@
 
 ``decode_message`` turns one message value (an event object or an envelope) into the
 valid events it holds and a :class:`Rejection` for every bad element, so one bad
-element never costs the rest of its envelope.
+element never costs the rest of its envelope. A message whose elements are all valid is
+checked in compiled code (``streams.fast_decode``); any other takes the per-element path
+(``decode_slow``), which finds each bad element's reason.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from socialpulse.streams.contract import (
     SURVEY_RANGES,
     VALUE_REQUIRED_KINDS,
 )
+from socialpulse.streams.fast_decode import decode_fast
 
 #: a validated event: the producer's object with ``ts`` normalised to epoch seconds and
 #: the defaults of EVENTS.md filled in; unknown extra fields are kept
@@ -280,6 +283,14 @@ def decode_message(
     if len(raw) > max_bytes:
         detail = f"message of {len(raw)} bytes is over the {max_bytes}-byte limit"
         return [], [Rejection("too_large", detail, raw)]
+    fast = decode_fast(raw, _check_extra)
+    if fast is not None and len(fast) <= max_events:
+        return fast, []
+    return decode_slow(raw, max_events=max_events)
+
+
+def decode_slow(raw: bytes, *, max_events: int) -> tuple[list[Event], list[Rejection]]:
+    """The per-element path: each bad element rejected with its own reason."""
     try:
         doc = codec.loads(raw)
     except codec.DecodeError as exc:

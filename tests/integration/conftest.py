@@ -114,7 +114,9 @@ class Stack:
         env.update(extra)
         return env
 
-    def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, ready: bool = True, **extra: str) -> subprocess.Popen[bytes]:
+        """A worker process; with ``ready`` (the default) once it logged "Worker ready",
+        otherwise as soon as it serves its web port."""
         log = (self.workdir / f"worker-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
             [*CLI, "worker", "-l", "info"],
@@ -128,7 +130,8 @@ class Stack:
         if not wait_port(port, 60):
             proc.kill()
             pytest.fail(f"worker did not serve /metrics: {self.log_tail()}")
-        self.wait_ready(len(self.procs) - 1)
+        if ready:
+            self.wait_ready(len(self.procs) - 1)
         return proc
 
     def wait_ready(self, index: int, seconds: float = 60) -> None:

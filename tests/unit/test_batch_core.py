@@ -146,14 +146,16 @@ def test_dead_letters_carry_their_source_offset() -> None:
     now = 1_700_000_000.0
     h.produce(b"{not json", 0)
     h.produce(
-        b"[" + b",".join(
+        b"["
+        + b",".join(
             [
                 b'{"id":"a","brand":"acme","kind":"like","ts":1700000000}',
                 b'{"id":"b","brand":"acme","kind":"retweet","ts":1700000000}',
                 b'{"id":"c","brand":"acme","kind":"like","ts":1800000000}',
                 b'{"id":"d","brand":"acme","kind":"like","ts":1690000000}',
             ]
-        ) + b"]",
+        )
+        + b"]",
         0,
     )
     worker = h.start_worker([0])
@@ -172,10 +174,7 @@ def test_persisted_keys_stop_growing_over_25_hours() -> None:
     for minute in range(25 * 60):
         ts = T0 + minute * 60
         h.produce_events(
-            [
-                event("impression", ts=ts + i, author={"id": f"v{minute}-{i}"})
-                for i in range(3)
-            ],
+            [event("impression", ts=ts + i, author={"id": f"v{minute}-{i}"}) for i in range(3)],
             envelope=3,
         )
         run(h.drain(worker, 10))

@@ -843,3 +843,82 @@ def test_the_first_bad_extra_field_in_the_event_gives_the_reason() -> None:
         with pytest.raises(Invalid) as info:
             validate_event(json.loads(GOOD) | fields)
         assert info.value.reason == reason
+
+
+# -- the fast path agrees with the per-element path ----------------------------------------
+def both_paths(raw: bytes) -> tuple[Any, Any]:
+    from socialpulse.streams.validation import decode_slow
+
+    slow = decode_slow(raw, max_events=MAX_EVENTS)
+    return decode(raw), slow
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.one_of(
+            good_events().map(lambda g: g[0]),
+            bad_elements().map(lambda b: b[0]),
+            st.tuples(
+                good_events(),
+                st.dictionaries(st.sampled_from(FIELDS) | any_text, json_values, max_size=3),
+            ).map(lambda c: c[0][0] | c[1]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_the_fast_path_gives_what_the_per_element_path_gives(
+    elements: list[Any], single: bool
+) -> None:
+    """decode_message takes msgspec's path for messages whose elements are all valid; its
+    events must be exactly the per-element path's, and it must accept nothing that path
+    rejects."""
+    doc = elements[0] if single else elements
+    raw = dumps(doc)
+    (fast_events, fast_rejections), (slow_events, slow_rejections) = both_paths(raw)
+    assert [r.reason for r in fast_rejections] == [r.reason for r in slow_rejections]
+    assert codec.dumps_lenient(fast_events) == codec.dumps_lenient(slow_events)
+
+
+def test_the_fast_path_is_taken_for_valid_envelopes() -> None:
+    from socialpulse.streams.fast_decode import decode_fast
+    from socialpulse.streams.validation import _check_extra
+
+    good = [{"id": str(i), "ts": 1.7e9, "brand": "b", "kind": "like", "x": [1]} for i in range(5)]
+    assert decode_fast(dumps(good), _check_extra) is not None
+    assert decode_fast(dumps([*good, {"id": "z"}]), _check_extra) is None
+
+
+@pytest.mark.parametrize(("reason", "breaker"), BREAKERS, ids=[r for r, _ in BREAKERS])
+@pytest.mark.parametrize("kind", ["like", "survey", "ad_spend", "visit"])
+def test_every_breaker_is_rejected_by_both_paths(reason: str, breaker: Any, kind: str) -> None:
+    base = {"id": "e", "ts": 1.7e9, "brand": "b", "kind": kind, "value": 3.0}
+    if kind == "survey":
+        base |= {"survey": "csat", "score": 4}
+    element = breaker(base)
+    for doc in (element, [base | {"id": "good"}, element]):
+        (fast, fast_rejected), (slow, slow_rejected) = both_paths(dumps(doc))
+        assert [r.reason for r in fast_rejected] == [r.reason for r in slow_rejected]
+        assert codec.dumps_lenient(fast) == codec.dumps_lenient(slow)
+        assert fast_rejected, "a broken element was accepted"
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        {"kind": "survey", "survey": "csat", "score": 6},
+        {"kind": "survey", "survey": "nps"},
+        {"kind": "survey", "score": 3},
+        {"kind": "followers"},
+        {"kind": "conversion", "value": -2},
+        {"kind": "like", "count": None},
+        {"kind": "like", "currency": "EUR\n"},
+        {"kind": "like", "ts": "2026-13-01T00:00:00Z"},
+    ],
+)
+def test_kind_rules_send_the_message_to_the_per_element_path(element: dict) -> None:
+    ev = {"id": "e", "ts": 1.7e9, "brand": "b"} | element
+    (fast, fast_rejected), (slow, slow_rejected) = both_paths(dumps([ev]))
+    assert fast == slow == [] and len(fast_rejected) == len(slow_rejected) == 1
