@@ -19,7 +19,10 @@ through these named steps, in this order:
     Events ahead of the wall clock by more than ``max_future`` are dead-lettered
     (``future``).
 ``enrich``
-    Texts are scored (language, sentiment, hashtags) by the injected enricher.
+    Texts are scored (language, sentiment, hashtags) by the injected enricher, in a
+    helper process: meanwhile the batch's other events are counted, when the batch spans
+    less event time than the allowed lateness (then counting them first cannot make a
+    text late, so the result is the one of counting in order); otherwise after it.
 ``count``
     ``KpiState.apply``: duplicates (by id) and late events are recognised, the rest
     counted; late events are dead-lettered (``late``).
@@ -89,9 +92,10 @@ class BatchOutput:
 
 
 class Enricher(Protocol):
-    """Fills in ``lang``, ``sentiment``, ``hashtags`` of events with text, in place."""
+    """Starts filling in ``lang``, ``sentiment``, ``hashtags`` of events with text, in
+    place; the awaitable it returns completes the work."""
 
-    async def __call__(self, events: list[Event]) -> None: ...
+    def __call__(self, events: list[Event]) -> Awaitable[None]: ...
 
 
 @dataclass(slots=True)
@@ -173,14 +177,27 @@ class BatchCore:
         await self._step("route")
         events = self._admit(events, out, sources)
         await self._step("admit")
-        if self.enricher is not None:
-            texts = [ev for ev in events if wants_enrichment(ev)]
-            if texts:
-                await self.enricher(texts)
-        await self._step("enrich")
-        result = self._count(events, out, sources)
+        texts = [ev for ev in events if wants_enrichment(ev)] if self.enricher else []
+        results: list[BatchResult] = []
+        if texts and self.enricher is not None:
+            pending = self.enricher(texts)  # started: a helper process scores them
+            if self._span(events) < self.state.allowed_lateness:
+                waiting = {id(ev) for ev in texts}
+                results.append(
+                    self._count([e for e in events if id(e) not in waiting], out, sources)
+                )
+                await pending
+                await self._step("enrich")
+                results.append(self._count(texts, out, sources))
+            else:
+                await pending
+                await self._step("enrich")
+                results.append(self._count(events, out, sources))
+        else:
+            await self._step("enrich")
+            results.append(self._count(events, out, sources))
         await self._step("count")
-        self._persist(messages, out, result)
+        self._persist(messages, out, results)
         await self._step("persist")
         return out
 
@@ -240,26 +257,29 @@ class BatchCore:
                 out.dead_letters.append(DeadLetter(rejection, sources[id(ev)]))
         return kept
 
+    @staticmethod
+    def _span(events: list[Event]) -> float:
+        stamps = [ev["ts"] for ev in events]
+        return max(stamps) - min(stamps)
+
     def _count(
         self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
-    ) -> BatchResult | None:
-        if not events:
-            return None
+    ) -> BatchResult:
         result = self.state.apply(events)
         for ev in result.late:
             detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
             rejection = Rejection("late", detail, codec.dumps(ev), ev["brand"])
             out.dead_letters.append(DeadLetter(rejection, sources[id(ev)]))
-        out.accepted = result.accepted
-        out.duplicates = result.duplicates
-        out.touched = {ev["brand"] for ev in result.accepted}
+        out.accepted.extend(result.accepted)
+        out.duplicates.update(result.duplicates)
+        out.touched.update(ev["brand"] for ev in result.accepted)
         return result
 
     def _persist(
-        self, messages: Sequence[SourceMessage], out: BatchOutput, result: BatchResult | None
+        self, messages: Sequence[SourceMessage], out: BatchOutput, results: list[BatchResult]
     ) -> None:
         writes: dict[int, Writes] = {}
-        if result is not None:
+        for result in results:  # in order: a later result's write of a key wins
             for brand, brand_writes in stage_writes(self.state, result, self.book).items():
                 writes.setdefault(self.owner(brand), {}).update(brand_writes)
         for partition in {m.partition for m in messages} | set(writes):

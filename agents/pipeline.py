@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 import faust
@@ -95,9 +95,10 @@ class KpiPipeline:
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
-    async def _enrich(self, texts: list[Event]) -> None:
+    def _enrich(self, texts: list[Event]) -> Awaitable[None]:
+        """Start enriching ``texts`` now (a helper process); the awaitable finishes it."""
         assert self.enrichment is not None
-        await self.enrichment.finish(self.enrichment.start(texts))
+        return self.enrichment.finish(self.enrichment.start(texts))
 
     async def _send(self, out: BatchOutput) -> dict[int, int]:
         """Dead letters and forwards (at least once), then the batch records (awaited)."""

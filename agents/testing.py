@@ -28,7 +28,14 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from socialpulse.agents.batch_core import STEPS, BatchCore, Crash, DeadLetter, SourceMessage
+from socialpulse.agents.batch_core import (
+    STEPS,
+    BatchCore,
+    Crash,
+    DeadLetter,
+    Enricher,
+    SourceMessage,
+)
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.persisted import fence_record, new_epoch, replay
 from socialpulse.agents.settings import FileConfig
@@ -65,8 +72,10 @@ class Harness:
         allowed_lateness: float = 600.0,
         max_future: float = 1e12,
         config: FileConfig | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
         self.partitions = partitions
+        self.enricher = enricher
         self.allowed_lateness = allowed_lateness
         self.max_future = max_future
         self.config = config or FileConfig()
@@ -115,6 +124,7 @@ class Harness:
             max_message_bytes=10 * 1024 * 1024,
             max_envelope_events=100_000,
             max_future=self.max_future,
+            enricher=self.enricher,
         )
         worker = Worker(name or f"worker-{self._workers}", core)
         self.assign(worker, partitions)

@@ -193,3 +193,31 @@ def test_the_harness_example_in_its_docstring_runs() -> None:
     from socialpulse.agents import testing
 
     assert doctest.testmod(testing).failed == 0
+
+
+def test_texts_scored_beside_the_other_events_count_as_in_order() -> None:
+    """The enricher runs while the batch's other events are counted; the KPIs are those
+    of one-message batches, where nothing overlaps."""
+    from socialpulse.streams.enrich.enricher import Enricher as TextEnricher
+
+    scorer = TextEnricher()
+
+    def enricher(texts: list[dict[str, Any]]) -> Any:
+        async def finish() -> None:
+            await asyncio.sleep(0)
+            scorer.enrich(texts)
+
+        return finish()
+
+    def run_with(sizes: list[int]) -> dict:
+        h = Harness(4, allowed_lateness=LATENESS, enricher=enricher)
+        h.produce_events([dict(ev) for ev in EVENTS], envelope=25)
+        worker = h.start_worker(range(4))
+        run(h.drain(worker, sizes))
+        return h.recovered_kpis()
+
+    texts = [ev for ev in EVENTS if "text" in ev]
+    assert len(texts) > 100
+    one_by_one = run_with([1])
+    assert run_with([40, 7, 300]) == one_by_one
+    assert one_by_one != REFERENCE  # the texts were scored: sentiment series differ
