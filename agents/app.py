@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
+from faust.types import ServiceT
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,8 +21,8 @@ from prometheus_client import (
 )
 
 from socialpulse.agents.broker_health import BrokerHealth, quiet_client_logs
+from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.exporter import KpiCollector
-from socialpulse.agents.fetching import tune
 from socialpulse.agents.kafka_security import broker_credentials
 from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
@@ -32,16 +35,27 @@ log = logging.getLogger("socialpulse")
 KPI_AGENT = "kpi"
 
 
+class Boot(BootStrategy):
+    """Faust's services without its consumer: the events reader reads the events topic."""
+
+    enable_kafka_consumer = False
+
+
 class SocialPulseApp(faust.App):
     """A Faust app that carries the socialpulse settings, metrics and KPI pipeline."""
 
+    BootStrategy = Boot
     settings: Settings
     metrics: Metrics
     pipeline: KpiPipeline
+    reader: EventsReader
     registry: CollectorRegistry
 
-    def _new_transport(self) -> Any:
-        return tune(super()._new_transport())
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        """Faust's services, then the events reader (so it stops first)."""
+        services = list(super().on_init_dependencies())
+        reader = getattr(self, "reader", None)
+        return [*services, reader] if reader is not None else services
 
 
 def render_metrics(registry: CollectorRegistry, names: list[str] | None = None) -> bytes:
@@ -86,10 +100,12 @@ def create_app(
     app.registry = registry or CollectorRegistry(auto_describe=True)
     app.metrics = Metrics(app.registry)
     app.pipeline = KpiPipeline(app, settings, app.metrics)
+    app.reader = EventsReader(settings, app.pipeline)
+    app.pipeline.reader = app.reader
     app.registry.register(
         KpiCollector(app.pipeline.state, settings.load_file_config(), settings.timezone)
     )
-    app.registry.register(ConsumerLagCollector(app, settings.events_topic))
+    app.registry.register(ConsumerLagCollector(lambda: app.reader, settings.events_topic))
     if registry is None:  # the worker's own process: CPU, memory, file descriptors, Python
         ProcessCollector(registry=app.registry)
         PlatformCollector(registry=app.registry)
@@ -100,19 +116,13 @@ def create_app(
         value_serializer="raw",
         partitions=settings.topic_partitions,
     )
+    app.reader.declare_topic = events_topic.maybe_declare  # before it subscribes
     side_topics = [
         app.topic(
             name, key_serializer="raw", value_serializer="raw", partitions=settings.topic_partitions
         )
         for name in (settings.dlq_topic, settings.alerts_topic)
     ]
-
-    async def kpi(stream: faust.StreamT[bytes]) -> None:
-        batches = cast(faust.Stream[bytes], stream).take_events
-        async for batch in batches(settings.batch_max, within=settings.batch_within):
-            await app.pipeline.handle(batch)
-
-    app.agent(events_topic, name=KPI_AGENT)(kpi)
 
     @app.task
     async def declare_topics() -> None:
@@ -140,16 +150,6 @@ def create_app(
     async def producers_silent() -> None:
         """Brands whose producers stopped sending altogether (wall clock)."""
         await app.pipeline.alerting.check_silence(app.pipeline.state.brands)
-
-    @app.on_partitions_revoked.connect
-    async def suspend_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        revoked = kwargs.get("revoked", args[0] if args else ())
-        await app.pipeline.on_revoked(set(revoked))
-
-    @app.on_partitions_assigned.connect
-    async def restore_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        assigned = kwargs.get("assigned", args[0] if args else ())
-        await app.pipeline.on_assigned(set(assigned))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

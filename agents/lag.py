@@ -1,8 +1,7 @@
-"""Consumer lag of the events topic, read from the Faust consumer at scrape time.
+"""Consumer lag of the events topic, read from the events reader at scrape time.
 
 Lag is the Kafka definition: the partition's high watermark (the offset the next message
-will get) minus the group's committed position, per partition this worker is assigned.
-The worker commits about once a second, so up to a second of traffic shows as lag. Tansu
+will get) minus the position the worker has counted up to, per partition it is assigned. Tansu
 0.6 under-reports the high watermark after multi-record batches (see the README), so on
 the embedded broker the lag reads low by up to one producer batch.
 """
@@ -51,8 +50,10 @@ def partition_lags(
 class ConsumerLagCollector(Collector):
     """``socialpulse_consumer_lag{topic,partition}`` for the worker's assigned partitions."""
 
-    def __init__(self, app: Any, topic: str) -> None:
-        self.app = app
+    def __init__(self, consumer: Callable[[], Any | None], topic: str) -> None:
+        """``consumer()`` gives what reads the events topic (``assignment()``,
+        ``highwater(tp)``, ``_committed_offset``), or None before there is one."""
+        self.consumer = consumer
         self.topic = topic
 
     def describe(self) -> list[Metric]:
@@ -60,7 +61,7 @@ class ConsumerLagCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(NAME, HELP, labels=LABELS)
-        consumer = getattr(self.app, "_consumer", None)  # never create one just to scrape
+        consumer = self.consumer()
         if consumer is not None:
             try:
                 lags = partition_lags(

@@ -1,18 +1,17 @@
-"""The KPI agent's runtime: Faust hands it batches, the batch core does the work.
+"""The KPI worker's runtime: the events reader hands it batches, the batch core does the work.
 
-``KpiPipeline`` is the thin layer between Faust and ``agents.batch_core``: it turns
-Faust's events into ``SourceMessage`` s, restores a partition's state before its first
-batch, sends what the core outputs (dead letters, forwards, then the batch records,
-awaited), feeds the alert stage and records the metrics.
+``KpiPipeline`` is the thin layer between the worker's services and ``agents.batch_core``:
+it restores a partition's state before its first batch, sends what the core outputs
+(dead letters, forwards, then the batch records, awaited) with the app's producer, feeds
+the alert stage and records the metrics. ``agents.events_reader`` reads the events topic
+and calls it.
 
 **Exactness.** A batch's state and the events-topic offset it read up to are one record
 in the state log (``agents.persisted``). On assignment, each new partition is fenced and
 read back (``agents.state_log``), and the events partition is sought to the offset stored
-with its last batch (``agents.fetching`` asks ``resume_positions`` during Faust's seek):
-the consumer group's committed offset is only a hint. A batch is acknowledged to Faust
-only once its records are on the broker, so the committed offset never runs ahead of the
-state, and a crash or rebalance at any moment re-reads exactly the batches whose state
-was not written.
+with its last batch (the reader asks ``resume_positions`` on assignment): the consumer
+group's committed offset is only a hint. A crash or rebalance at any moment re-reads
+exactly the batches whose state was not written.
 """
 
 from __future__ import annotations
@@ -25,11 +24,12 @@ from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 import faust
-from faust.types import TP, EventT
+from faust.types import TP
 
 from socialpulse.agents.alerting import AlertStage
 from socialpulse.agents.batch_core import BatchCore, BatchOutput, DeadLetter, SourceMessage
 from socialpulse.agents.enrichment import EnrichmentStage
+from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.persisted import new_epoch, replay
 from socialpulse.agents.settings import Settings
@@ -71,15 +71,12 @@ class KpiPipeline:
         self._restoring: dict[int, asyncio.Task[None]] = {}
         self._suspended: set[int] = set()  # revoked, state kept until the assignment is known
         self._assigning: asyncio.Future[None] | None = None
+        self.reader: EventsReader | None = None  # set by the app factory
 
     # -- the batch ------------------------------------------------------------------------
-    async def handle(self, batch: Sequence[EventT]) -> None:
+    async def handle(self, messages: Sequence[SourceMessage]) -> None:
         """Process one batch of messages from the events topic."""
         started = time.perf_counter()
-        messages = [
-            SourceMessage(fe.message.topic, fe.message.partition, fe.message.offset, fe.value)
-            for fe in batch
-        ]
         await self.ensure_restored({m.partition for m in messages})
         async with self._lock:
             active = set(self.core.owned) - self._suspended
@@ -171,12 +168,18 @@ class KpiPipeline:
     def owned_partitions(self) -> set[int]:
         """Partitions of the events topic assigned to this worker now."""
         topic = self.settings.events_topic
-        return {tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic}
+        assigned = self.reader.assignment() if self.reader is not None else set()
+        return {tp.partition for tp in assigned if tp.topic == topic}
 
     def partition_count(self) -> int:
         """Partitions of the events topic as the broker reports them (settings as fallback)."""
-        n = self.app.consumer.topic_partitions(self.settings.events_topic)
+        n = self.reader.partitions() if self.reader is not None else None
         return n or self.settings.topic_partitions
+
+    def next_offset(self, partition: int) -> int | None:
+        """The first offset of ``partition`` not counted yet (None: nothing known)."""
+        owned = self.core.owned.get(partition)
+        return None if owned is None else owned.next_offset
 
     async def ensure_restored(self, partitions: Iterable[int]) -> None:
         """Restore (or reclaim) each assigned partition of ``partitions`` not active yet."""

@@ -46,14 +46,9 @@ class BrokenConsumer(FakeConsumer):
         raise RuntimeError("not started")
 
 
-class App:
-    def __init__(self, consumer: object | None) -> None:
-        self._consumer = consumer
-
-
 def render(consumer: object | None) -> str:
     registry = CollectorRegistry()
-    registry.register(ConsumerLagCollector(App(consumer), EVENTS))
+    registry.register(ConsumerLagCollector(lambda: consumer, EVENTS))
     return generate_latest(registry).decode()
 
 

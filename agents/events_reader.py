@@ -1,0 +1,178 @@
+"""The events topic, read below Faust's per-message stream.
+
+Faust's stream costs tens of microseconds per message before an agent sees it (its no-op
+agent does 11–14k messages/s here), so single-event messages could never reach the
+rate the KPI core itself sustains. The worker therefore reads the events topic with one
+aiokafka consumer of the group and hands each fetch, as raw records, to the KPI pipeline
+as one batch. Faust stays the runtime: it starts and stops this service with the app,
+runs the web server, the timers and the producer.
+
+Positions and exactness come from the state log, not from the group's offsets
+(``agents.pipeline``): on assignment, each partition is restored and sought to the
+offset its state covers. The committed offset is only a hint for tools that read the
+group (and for the lag of a partition without state); it is committed about once a
+second, after the batches it covers were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from mode import Service
+
+from socialpulse.agents.batch_core import SourceMessage
+from socialpulse.agents.kafka_security import client_options
+from socialpulse.agents.settings import Settings
+
+if TYPE_CHECKING:
+    from socialpulse.agents.pipeline import KpiPipeline
+
+log = logging.getLogger("socialpulse.reader")
+
+COMMIT_EVERY = 1.0  # seconds between offset commits (hints)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, reader: EventsReader) -> None:
+        self.reader = reader
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.reader.pipeline.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.reader.assigned(set(assigned))
+
+
+class EventsReader(Service):
+    """One consumer of the worker's group on the events topic, feeding the pipeline."""
+
+    def __init__(self, settings: Settings, pipeline: KpiPipeline, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.pipeline = pipeline
+        self.consumer: AIOKafkaConsumer | None = None
+        self.ready = asyncio.Event()
+        self._last_commit = 0.0
+        #: creates the events topic if it does not exist (the app factory sets it)
+        self.declare_topic: Callable[[], Awaitable[Any]] | None = None
+
+    # -- what the pipeline and the lag collector read --------------------------------------
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.consumer.assignment()) if self.consumer is not None else set()
+
+    def partitions(self) -> int | None:
+        if self.consumer is None:
+            return None
+        found = self.consumer.partitions_for_topic(self.settings.events_topic)
+        return len(found) if found else None
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.consumer.highwater(tp) if self.consumer is not None else None
+
+    @property
+    def _committed_offset(self) -> Mapping[TopicPartition, int | None]:
+        """The last counted offset of each assigned partition (the lag's position)."""
+        return {
+            tp: None if (n := self.pipeline.next_offset(tp.partition)) is None else n - 1
+            for tp in self.assignment()
+        }
+
+    # -- the service ----------------------------------------------------------------------
+    async def on_start(self) -> None:
+        settings = self.settings
+        if self.declare_topic is not None:  # else a broker may create it with 1 partition
+            await self.declare_topic()
+        session_ms = int(settings.session_timeout * 1000)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap,
+            group_id=settings.app_id,
+            client_id=f"{settings.app_id}-events",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=max(1000, session_ms // 4),
+            rebalance_timeout_ms=max(session_ms * 2, 20_000),
+            max_poll_interval_ms=max(300_000, session_ms * 10),
+            fetch_max_wait_ms=max(1, int(settings.fetch_max_wait * 1000)),
+            max_partition_fetch_bytes=max(settings.max_message_bytes * 2, 4_194_304),
+            fetch_max_bytes=64 * 1024 * 1024,
+            **client_options(settings),
+        )
+        self.consumer.subscribe([settings.events_topic], listener=_Rebalance(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        if self.consumer is not None:
+            await self._commit(force=True)
+            await self.consumer.stop()  # leaves the group: the others rebalance at once
+            self.consumer = None
+
+    async def assigned(self, assigned: set[TopicPartition]) -> None:
+        """Restore the assigned partitions and seek each to where its state resumes."""
+        assert self.consumer is not None
+        await self.pipeline.on_assigned(set(assigned))
+        positions = await self.pipeline.resume_positions(assigned)
+        for tp, offset in positions.items():
+            self.consumer.seek(tp, offset)
+        mine = sorted(tp.partition for tp in assigned if tp.topic == self.settings.events_topic)
+        log.info(
+            "partitions %s of %s assigned; resuming at %s",
+            mine,
+            self.settings.events_topic,
+            {tp.partition: offset for tp, offset in sorted(positions.items())} or "committed",
+        )
+        if not self.ready.is_set():
+            self.ready.set()
+            log.info("Worker ready: reading %s", self.settings.events_topic)
+
+    @Service.task
+    async def _read(self) -> None:
+        settings = self.settings
+        while not self.should_stop:
+            consumer = self.consumer
+            if consumer is None:
+                await self.sleep(0.1)
+                continue
+            try:
+                fetched = await consumer.getmany(
+                    timeout_ms=int(settings.batch_within * 1000) or 1,
+                    max_records=settings.batch_max,
+                )
+            except KafkaError as exc:  # the broker is away: the health probe says so
+                log.debug("fetch failed: %s", exc)
+                await self.sleep(0.5)
+                continue
+            messages = [
+                SourceMessage(tp.topic, tp.partition, record.offset, record.value)
+                for tp, records in fetched.items()
+                for record in records
+            ]
+            if messages:
+                await self.pipeline.handle(messages)
+            await self._commit()
+
+    async def _commit(self, force: bool = False) -> None:
+        """Commit the counted positions as the group's offsets (a hint), about once a
+        second."""
+        now = time.monotonic()
+        consumer = self.consumer
+        if consumer is None or (not force and now - self._last_commit < COMMIT_EVERY):
+            return
+        self._last_commit = now
+        offsets = {}
+        for tp in self.assignment():
+            position = self.pipeline.next_offset(tp.partition)
+            if position is not None:
+                offsets[tp] = position
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:  # mid-rebalance: the next one will do
+            log.debug("offset commit skipped: %s", exc)
