@@ -111,6 +111,13 @@ def alert_markers(
     return sorted(markers, key=lambda m: m["t"])
 
 
+def first_point(lines: list[list[float | None]]) -> int:
+    """The first index where any of ``lines`` has a value (0 when none has any)."""
+    firsts = [next((i for i, v in enumerate(line) if v is not None), None) for line in lines]
+    found = [i for i in firsts if i is not None]
+    return min(found) if found else 0
+
+
 def alerts_url(scrape_url: str) -> str:
     """The ``/api/alerts`` next to a target's ``/metrics``."""
     parts = urlsplit(scrape_url)
@@ -245,6 +252,13 @@ class PrometheusBoard:
             return lines[0][1] if lines else [None] * len(axis)
 
         up = to_samples(broker)
+        pipeline = {"events_per_s": one(events), "messages_per_s": one(messages), "lag": one(lag)}
+        # the charts start where Prometheus' data does (a server that began scraping lately)
+        lines = [*pipeline.values(), *(v for per in kpis.values() for v in per.values())]
+        cut = first_point(lines)
+        axis = axis[cut:]
+        for values in lines:
+            del values[:cut]
         return {
             "source": "prometheus",
             "prometheus": self.url,
@@ -257,9 +271,7 @@ class PrometheusBoard:
             },
             "pipeline": {
                 "t": axis,
-                "events_per_s": one(events),
-                "messages_per_s": one(messages),
-                "lag": one(lag),
+                **pipeline,
                 "dead_letters": {
                     labels.get("reason", ""): value
                     for labels, value in to_samples(dead).get("", [])

@@ -57,7 +57,10 @@ class Browser:
         self.exceptions: list[str] = []
 
     async def __aenter__(self) -> Browser:
-        self._profile = tempfile.TemporaryDirectory(prefix="sp-chromium-")
+        # chromium's helper processes may still write to the profile as it is removed
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="sp-chromium-", ignore_cleanup_errors=True
+        )
         profile = Path(self._profile.name)
         self.log = profile / "chromium.log"
         self.proc = subprocess.Popen(

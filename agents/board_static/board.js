@@ -63,36 +63,65 @@
   const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false });
 
   // -- alert markers: vertical lines on the charts (a uPlot plugin) --------------------------
+  // markers within a few pixels share one line and one label
+  function markerGroups(u) {
+    const [lo, hi] = [u.scales.x.min, u.scales.x.max], groups = [];
+    const shown = state.markers.filter((m) => m.t >= lo && m.t <= hi).sort((a, b) => a.t - b.t);
+    for (const m of shown) {
+      const x = Math.round(u.valToPos(m.t, "x", true));
+      const last = groups[groups.length - 1];
+      if (last && x - last.x < 8 * devicePixelRatio && last.state === m.state) last.items.push(m);
+      else groups.push({ x, state: m.state, items: [m] });
+    }
+    return groups;
+  }
+
+  function markerLabel(group) {
+    const byBrand = {};
+    for (const m of group.items) (byBrand[m.brand] = byBrand[m.brand] || new Set()).add(m.rule);
+    const text = Object.entries(byBrand).map(([b, rules]) => `${b}: ${[...rules].join(", ")}`).join("; ");
+    return group.state === "firing" ? text : text + " resolved";
+  }
+
   function markersPlugin() {
     return {
       hooks: {
         draw: [(u) => {
-          const ctx = u.ctx, [lo, hi] = [u.scales.x.min, u.scales.x.max];
+          const ctx = u.ctx;
           ctx.save();
-          let row = 0;
-          for (const m of state.markers) {
-            if (m.t < lo || m.t > hi) continue;
-            row = (row % 4) + 1;
-            const x = Math.round(u.valToPos(m.t, "x", true));
-            ctx.strokeStyle = m.state === "firing" ? "#c62828" : "#15803d";
+          ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+          ctx.textAlign = "left";  // uPlot leaves the y axis' "right" set
+          ctx.textBaseline = "alphabetic";
+          markerGroups(u).forEach((g, i) => {
+            ctx.strokeStyle = ctx.fillStyle = g.state === "firing" ? "#c62828" : "#15803d";
             ctx.lineWidth = 2 * devicePixelRatio;
-            ctx.setLineDash(m.state === "firing" ? [] : [6, 4]);
+            ctx.setLineDash(g.state === "firing" ? [] : [6, 4]);
             ctx.beginPath();
-            ctx.moveTo(x, u.bbox.top);
-            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            ctx.moveTo(g.x, u.bbox.top);
+            ctx.lineTo(g.x, u.bbox.top + u.bbox.height);
             ctx.stroke();
-            ctx.setLineDash([]);
-            ctx.fillStyle = ctx.strokeStyle;
-            ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-            const text = `${m.brand}: ${m.rule}${m.state === "firing" ? "" : " resolved"}`;
-            const w = ctx.measureText(text).width;
-            const right = x + 4 + w > u.bbox.left + u.bbox.width;
-            ctx.fillText(text, right ? x - 4 - w : x + 4, u.bbox.top + 13 * row * devicePixelRatio);
-          }
+            // the labels go in the padding above the plot (two rows), not over the lines
+            const text = markerLabel(g), w = ctx.measureText(text).width;
+            const right = g.x + 4 + w > u.bbox.left + u.bbox.width;
+            const tx = Math.max(u.bbox.left, right ? g.x - 4 - w : g.x + 4);
+            ctx.fillText(text, tx, u.bbox.top - (4 + 13 * (i % 2)) * devicePixelRatio);
+          });
           ctx.restore();
         }],
       },
     };
+  }
+
+  // 24-hour clock ticks, with seconds when the chart spans less than 10 minutes
+  function timeTicks(u, vals) {
+    const seconds = u.scales.x.max - u.scales.x.min < 600;
+    return vals.map((v) => new Date(v * 1000).toLocaleTimeString([], {
+      hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined, hour12: false }));
+  }
+
+  // dots as well as lines while a series has few points (a board that has just started)
+  function sparse(u, si) {
+    return u.data[si].filter((v) => v != null).length < 30;
   }
 
   function chartWidth(el) { return Math.max(300, el.clientWidth || 500); }
@@ -104,8 +133,9 @@
       height: 220,
       series: [{}, ...seriesDefs],
       scales: { x: { time: true } },
-      axes: [{}, { size: 64, values: (u, vals) => vals.map(yfmt) }],
+      axes: [{ values: timeTicks }, { size: 64, values: (u, vals) => vals.map(yfmt) }],
       legend: { live: false },
+      padding: [withMarkers ? 34 : null, null, null, null],
       plugins: withMarkers ? [markersPlugin()] : [],
     };
     const plot = new uPlot(opts, data, el);
@@ -193,7 +223,7 @@
       const perBrand = s.kpis[kpi] || {};
       const brands = state.brands.filter((b) => b in perBrand);
       const defs = brands.map((b) => ({ label: b, stroke: color(b), width: 2, spanGaps: false,
-        value: (u, v) => fmt(kpi, v) }));
+        points: { show: sparse, size: 5 }, value: (u, v) => fmt(kpi, v) }));
       const data = [s.t, ...brands.map((b) => perBrand[b])];
       upsert(kpi, el, title, ` · ${sub}`, defs, data, markers, (v) => axis(kpi, v));
     }
@@ -202,11 +232,11 @@
   function renderPipeline(doc) {
     const p = doc.pipeline;
     upsert("throughput", $("chart-throughput"), "Throughput", " · per second",
-      [{ label: "events/s", stroke: "#2563eb", width: 2, value: (u, v) => fmt("", v) },
-       { label: "messages/s", stroke: "#059669", width: 2, value: (u, v) => fmt("", v) }],
+      [{ label: "events/s", stroke: "#2563eb", width: 2, points: { show: sparse }, value: (u, v) => fmt("", v) },
+       { label: "messages/s", stroke: "#059669", width: 2, points: { show: sparse }, value: (u, v) => fmt("", v) }],
       [p.t, p.events_per_s, p.messages_per_s], false, (v) => axis("", v));
     upsert("lag", $("chart-lag"), "Consumer lag", " · messages not yet processed",
-      [{ label: "lag", stroke: "#d97706", width: 2, value: (u, v) => fmt("", v) }],
+      [{ label: "lag", stroke: "#d97706", width: 2, points: { show: sparse }, value: (u, v) => fmt("", v) }],
       [p.t, p.lag], false, (v) => axis("", v));
     const lastOf = (xs) => { for (let i = xs.length - 1; i >= 0; i--) if (xs[i] != null) return xs[i]; return null; };
     const eps = lastOf(p.events_per_s), lag = lastOf(p.lag);

@@ -19,7 +19,13 @@ from socialpulse.agents.board import (
     read_samples,
 )
 from socialpulse.agents.board_page import render_page
-from socialpulse.agents.board_prometheus import alert_markers, alerts_url, on_axis, to_samples
+from socialpulse.agents.board_prometheus import (
+    alert_markers,
+    alerts_url,
+    first_point,
+    on_axis,
+    to_samples,
+)
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.settings import BrandConfig, FileConfig
@@ -212,6 +218,8 @@ def test_prometheus_results_on_the_pages_axis() -> None:
         "": [({"reason": "late"}, 3.0)]
     }
     assert to_samples([{"metric": {"__name__": "x"}, "value": [0, "NaN"]}]) == {}
+    assert first_point([[None, None, 1.0], [None, 2.0, None]]) == 1
+    assert first_point([[None], []]) == 0
     assert alerts_url("http://10.0.0.5:6066/metrics?x=1") == "http://10.0.0.5:6066/api/alerts"
 
 
