@@ -171,7 +171,10 @@ def create_app(
     @app.timer(PIPELINE_EVERY)
     async def board_snapshot() -> None:
         """The live board's pipeline history: events/s, lag, dead letters."""
-        app.board.snapshot()
+        try:
+            app.board.snapshot()
+        except Exception:  # the board must not take the worker down: say so, loudly
+            log.exception("the live board's snapshot failed")
 
     @app.page("/")
     async def board_page(web: Any, request: Any) -> Any:
@@ -180,7 +183,7 @@ def create_app(
     @app.page("/api/board")
     async def board_data(web: Any, request: Any) -> Any:
         try:
-            return web.json(app.board.document())
+            return web.json(app.board.cached_document())
         except Exception:  # the board must not take the worker down: say so, loudly
             log.exception("rendering /api/board failed")
             return web.json({"error": "/api/board failed; see the worker log"}, status=500)

@@ -59,6 +59,7 @@ CARD_WINDOW = "1h"
 PIPELINE_EVERY = 5.0  # seconds between pipeline snapshots
 PIPELINE_KEEP = int(3600 / PIPELINE_EVERY)  # an hour of them
 MARKERS_KEEP = 200
+CACHE_SECONDS = 2.0  # one document serves every page that polls within this time
 
 _KPIS: dict[str, Kpi] = {kpi.name: kpi for kpi in CATALOGUE}
 TOTAL = (ALL, ALL)
@@ -256,6 +257,7 @@ class WorkerBoard:
         self.points: deque[PipelinePoint] = deque(maxlen=PIPELINE_KEEP)
         self.markers: deque[dict[str, Any]] = deque(maxlen=MARKERS_KEEP)
         self._open: dict[str, dict[str, Any]] = {}  # alert id -> its firing marker
+        self._cached: tuple[float, dict[str, Any]] | None = None
 
     def snapshot(self) -> None:
         """Record the pipeline counters now, and the alerts that fired or resolved since."""
@@ -294,6 +296,14 @@ class WorkerBoard:
             brand = self.brands().get(marker["brand"])
             ended = brand.watermark if brand is not None and brand.watermark else self.clock()
             self.markers.append({**marker, "t": ended, "state": "resolved"})
+
+    def cached_document(self, max_age: float = CACHE_SECONDS) -> dict[str, Any]:
+        """``document()``, built at most once per ``max_age`` seconds: it costs about as
+        much as a scrape of /metrics, and every open page polls it."""
+        now = self.clock()
+        if self._cached is None or not 0 <= now - self._cached[0] < max_age:
+            self._cached = (now, self.document())
+        return self._cached[1]
 
     def document(self) -> dict[str, Any]:
         if not self.points:

@@ -228,3 +228,15 @@ def test_the_page_has_everything_inlined() -> None:
     assert "/*" + "UPLOT_JS*/" not in html and "/*BOARD_JS*/" not in html
     assert "uPlot" in html and "api/board" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # no CDN, no network
+
+
+def test_one_document_serves_the_pages_polling_within_two_seconds(state: KpiState) -> None:
+    registry = CollectorRegistry(auto_describe=True)
+    Metrics(registry)
+    now = [T0]
+    board = WorkerBoard(registry, lambda: state.brands, lambda: [], clock=lambda: now[0])
+    first = board.cached_document()
+    now[0] += 1.5
+    assert board.cached_document() is first
+    now[0] += 1.0
+    assert board.cached_document() is not first
