@@ -24,6 +24,7 @@ import click
 from aiohttp import web
 
 from socialpulse.agents.board import (
+    CACHE_SECONDS,
     HISTORY_MINUTES,
     SERIES_KPIS,
     SERIES_WINDOW,
@@ -281,30 +282,46 @@ class PrometheusBoard:
         }
 
 
-def make_app(url: str) -> web.Application:
-    """The board's web app: ``/`` (the page) and ``/api/board`` (its JSON)."""
-    app = web.Application()
+class BoardServer:
+    """What the board's web app keeps: its HTTP client, and the last document (one per
+    CACHE_SECONDS serves every page that polls meanwhile)."""
 
-    async def start(app: web.Application) -> None:
-        app["session"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
-        app["board"] = PrometheusBoard(url, app["session"])
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session: aiohttp.ClientSession | None = None
+        self.cached: tuple[float, dict[str, Any]] | None = None
 
-    async def stop(app: web.Application) -> None:
-        await app["session"].close()
+    async def start(self, app: web.Application) -> None:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
 
-    async def page(request: web.Request) -> web.Response:
+    async def stop(self, app: web.Application) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def page(self, request: web.Request) -> web.Response:
         return web.Response(text=render_page(), content_type="text/html")
 
-    async def data(request: web.Request) -> web.Response:
+    async def data(self, request: web.Request) -> web.Response:
+        now = time.monotonic()
+        if self.cached is not None and now - self.cached[0] < CACHE_SECONDS:
+            return web.json_response(self.cached[1])
+        assert self.session is not None  # set on startup
         try:
-            return web.json_response(await request.app["board"].document())
+            doc = await PrometheusBoard(self.url, self.session).document()
         except PrometheusError as exc:
             return web.json_response({"error": str(exc)}, status=502)
+        self.cached = (now, doc)
+        return web.json_response(doc)
 
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-    app.router.add_get("/", page)
-    app.router.add_get("/api/board", data)
+
+def make_app(url: str) -> web.Application:
+    """The board's web app: ``/`` (the page) and ``/api/board`` (its JSON)."""
+    server = BoardServer(url)
+    app = web.Application()
+    app.on_startup.append(server.start)
+    app.on_cleanup.append(server.stop)
+    app.router.add_get("/", server.page)
+    app.router.add_get("/api/board", server.data)
     return app
 
 

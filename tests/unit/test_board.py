@@ -240,3 +240,18 @@ def test_one_document_serves_the_pages_polling_within_two_seconds(state: KpiStat
     assert board.cached_document() is first
     now[0] += 1.0
     assert board.cached_document() is not first
+
+
+async def test_the_board_server_says_when_prometheus_is_away() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from socialpulse.agents.board_prometheus import make_app
+    from socialpulse.agents.processes import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with TestClient(TestServer(make_app(url))) as client:
+        page = await client.get("/")
+        assert page.status == 200 and "uPlot" in await page.text()
+        data = await client.get("/api/board")
+        assert data.status == 502
+        assert (await data.json())["error"].startswith(f"Prometheus at {url} did not answer")
