@@ -222,6 +222,13 @@
       }
       const perBrand = s.kpis[kpi] || {};
       const brands = state.brands.filter((b) => b in perBrand);
+      if (!s.t.length || !brands.length) {  // nothing counted yet: say so, no empty frame
+        if (state.charts[kpi]) state.charts[kpi].destroy();
+        delete state.charts[kpi];
+        el.innerHTML = `<h3>${esc(title)}<span class="sub"> · ${esc(sub)}</span></h3>
+          <p class="quiet">waiting for the first events…</p>`;
+        continue;
+      }
       const defs = brands.map((b) => ({ label: b, stroke: color(b), width: 2, spanGaps: false,
         points: { show: sparse, size: 5 }, value: (u, v) => fmt(kpi, v) }));
       const data = [s.t, ...brands.map((b) => perBrand[b])];
@@ -252,6 +259,8 @@
   }
 
   function render(doc) {
+    const n = doc.alerts.firing.length;
+    document.title = (n ? `(${n}) ` : "") + "socialpulse · live board";
     const names = new Set([...doc.brands.map((b) => b.brand),
       ...Object.values(doc.series.kpis).flatMap((m) => Object.keys(m))]);
     state.brands = [...names].sort();
