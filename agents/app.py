@@ -20,6 +20,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from socialpulse.agents.board import PIPELINE_EVERY, WorkerBoard, alert_view
+from socialpulse.agents.board_page import render_page
 from socialpulse.agents.broker_health import BrokerHealth, quiet_client_logs
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.exporter import KpiCollector
@@ -50,6 +52,7 @@ class SocialPulseApp(faust.App):
     pipeline: KpiPipeline
     reader: EventsReader
     registry: CollectorRegistry
+    board: WorkerBoard
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
         """Faust's services, then the events reader (so it stops first)."""
@@ -106,6 +109,11 @@ def create_app(
         KpiCollector(app.pipeline.state, settings.load_file_config(), settings.timezone)
     )
     app.registry.register(ConsumerLagCollector(lambda: app.reader, settings.events_topic))
+    app.board = WorkerBoard(
+        app.registry,
+        lambda: app.pipeline.state.brands,
+        app.pipeline.alerting.engine.lifecycle.firing,
+    )
     if registry is None:  # the worker's own process: CPU, memory, file descriptors, Python
         ProcessCollector(registry=app.registry)
         PlatformCollector(registry=app.registry)
@@ -164,5 +172,30 @@ def create_app(
         if not names:
             app.metrics.scrape_seconds.observe(time.perf_counter() - started)
         return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.timer(PIPELINE_EVERY)
+    async def board_snapshot() -> None:
+        """The live board's pipeline history: events/s, lag, dead letters."""
+        try:
+            app.board.snapshot()
+        except Exception:  # the board must not take the worker down: say so, loudly
+            log.exception("the live board's snapshot failed")
+
+    @app.page("/")
+    async def board_page(web: Any, request: Any) -> Any:
+        return web.html(render_page())
+
+    @app.page("/api/board")
+    async def board_data(web: Any, request: Any) -> Any:
+        try:
+            return web.json(app.board.cached_document())
+        except Exception:  # the board must not take the worker down: say so, loudly
+            log.exception("rendering /api/board failed")
+            return web.json({"error": "/api/board failed; see the worker log"}, status=500)
+
+    @app.page("/api/alerts")
+    async def firing_alerts(web: Any, request: Any) -> Any:
+        """The firing alerts with their evidence (what ``socialpulse board`` shows)."""
+        return web.json([alert_view(a) for a in app.pipeline.alerting.engine.lifecycle.firing()])
 
     return app

@@ -1,7 +1,8 @@
 """The ``socialpulse`` command: Faust's command line for the app, plus socialpulse's own.
 
 Faust gives ``worker``, ``send``, ``tables``, ``agents``, ``model``...; this module adds
-``broker``, ``generate``, ``replay``, ``demo``, ``bench``, ``score-text`` and ``alerts``.
+``broker``, ``generate``, ``replay``, ``demo``, ``bench``, ``score-text``, ``alerts``
+and ``board``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 
 from socialpulse.agents.app import create_app
+from socialpulse.agents.board_prometheus import board_command
 from socialpulse.agents.broker import BrokerError, run_broker
 from socialpulse.agents.demo import DemoPlan, run_demo
 from socialpulse.agents.kafka_security import client_options
@@ -373,7 +375,18 @@ def build_commands(settings: Settings) -> list[click.Command]:
 
         _run(run())
 
-    return [broker, generate, replay, produce, demo, bench, score_text, alerts, ingest]
+    return [
+        broker,
+        generate,
+        replay,
+        produce,
+        demo,
+        bench,
+        score_text,
+        alerts,
+        ingest,
+        board_command,
+    ]
 
 
 async def _produce(

@@ -188,7 +188,8 @@ def run_demo(settings: Settings, plan: DemoPlan, *, out: TextIO | None = None) -
         procs.append(_spawn(_cli(*plan.generator_args())))
         url = f"http://{settings.web_host}:{settings.web_port}/metrics"
         print(
-            f"\nmetrics: {url}\n"
+            f"\nlive board: {url.removesuffix('metrics')}  (open it in a browser)\n"
+            f"metrics: {url}\n"
             "Prometheus: add a scrape job with\n"
             "  - job_name: socialpulse\n"
             f"    static_configs: [{{targets: ['{settings.web_host}:{settings.web_port}']}}]\n"

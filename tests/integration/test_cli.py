@@ -24,6 +24,7 @@ COMMANDS = [
     "bench",
     "score-text",
     "alerts",
+    "board",
     "send",
     "tables",
 ]

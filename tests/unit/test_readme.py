@@ -19,6 +19,6 @@ def test_every_setting_and_command_is_documented() -> None:
     text = README.read_text(encoding="utf-8")
     for name in Settings.model_fields:
         assert f"SOCIALPULSE_{name.upper()}" in text
-    for command in ("broker", "worker", "generate", "replay", "demo"):
+    for command in ("broker", "worker", "generate", "replay", "demo", "board"):
         assert f"socialpulse {command}" in text
     assert "make demo" in text and "make test" in text and "socialpulse demo" in text
