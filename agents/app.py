@@ -33,9 +33,6 @@ from socialpulse.agents.settings import Settings
 
 log = logging.getLogger("socialpulse")
 
-#: the KPI agent's name: also its log field and the Grafana pipeline panels' title
-KPI_AGENT = "kpi"
-
 
 class Boot(BootStrategy):
     """Faust's services without its consumer: the events reader reads the events topic."""
@@ -89,11 +86,6 @@ def create_app(
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=max(1.0, settings.session_timeout / 4),
         broker_rebalance_timeout=max(settings.session_timeout * 2, 20.0),
-        broker_max_poll_records=10_000,
-        broker_commit_every=100_000,
-        broker_commit_interval=1.0,
-        stream_buffer_maxsize=131_072,
-        consumer_auto_offset_reset="earliest",
         producer_max_batch_size=settings.producer_batch_bytes,
         producer_max_request_size=64 * 1024 * 1024,  # dead letters: any message it can read
         consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
