@@ -191,6 +191,7 @@ async def test_the_board_command_fills_the_page_from_prometheus(
                 and any(brand == CRISIS_BRAND for brand, _ in firing)
                 and all(sum(v is not None for v in mentions.get(b, [])) >= 2 for b in BRANDS)
                 and sum(v is not None for v in doc["pipeline"]["events_per_s"]) >= 2
+                and any(m["brand"] == CRISIS_BRAND for m in doc["alerts"]["markers"])
             ):
                 break
             time.sleep(2)
