@@ -136,6 +136,7 @@ class BatchCore:
         self.checkpoint = checkpoint
         self.book = KeyBook()
         self.owned: dict[int, PartitionState] = {}
+        self._owners: dict[tuple[str, int], int] = {}  # (brand, partitions) -> owner
 
     # -- ownership ----------------------------------------------------------------------
     def restore(
@@ -163,7 +164,13 @@ class BatchCore:
         return brands
 
     def owner(self, brand: str) -> int:
-        return brand_partition(brand, self.partitions)
+        key = (brand, self.partitions)
+        owner = self._owners.get(key)
+        if owner is None:
+            if len(self._owners) > 100_000:  # brands come and go: keep the memo bounded
+                self._owners.clear()
+            owner = self._owners[key] = brand_partition(brand, self.partitions)
+        return owner
 
     # -- the batch ------------------------------------------------------------------------
     async def process(self, messages: Sequence[SourceMessage]) -> BatchOutput:
