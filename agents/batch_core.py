@@ -46,6 +46,7 @@ from socialpulse.agents.persisted import (
     KeyBook,
     Writes,
     batch_record,
+    dump_state,
     new_epoch,
     restore_state,
     stage_writes,
@@ -162,6 +163,11 @@ class BatchCore:
         self.state.forget(brands)
         self.book.forget(brands)
         return brands
+
+    def dump(self, partition: int) -> Writes:
+        """The whole state map of ``partition`` (for a snapshot record)."""
+        brands = [b for b in self.state.brands if self.owner(b) == partition]
+        return dump_state(self.state, brands, self.book)
 
     def owner(self, brand: str) -> int:
         key = (brand, self.partitions)

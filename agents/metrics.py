@@ -132,6 +132,11 @@ class Metrics:
             "partition (after another worker's fence), ignored when the state was restored.",
             registry=registry,
         )
+        self.snapshots = Counter(
+            "socialpulse_state_snapshots",
+            "Snapshot records written to the state log (a restore starts at the last one).",
+            registry=registry,
+        )
         self.replayed_messages = Counter(
             "socialpulse_replayed_messages",
             "Messages read again below the offset the restored KPI state covers: skipped.",

@@ -13,6 +13,12 @@ topic, holding the state of the brands that partition owns. Its records are of t
   offset is known from the broker's acknowledgement), so the read never depends on the
   broker's reported end offset. A batch record written after a fence by another epoch
   comes from a worker that lost the partition and had not noticed yet: it is ignored.
+- a **snapshot record**: the whole state map of the partition and its next offset,
+  written right after a fence of its own epoch once ``SNAPSHOT_EVERY`` records have
+  followed the last snapshot. A read-back starts at the last snapshot whose previous
+  record is its own fence (``replay_start``), so a restart reads a bounded tail of the log
+  however long the worker ran; the log itself is not compacted (Tansu has no compaction,
+  and batch records have no keys to compact by).
 
 **The key families** of the state map (a key's first character):
 
@@ -37,7 +43,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from socialpulse.agents.state import MAX_WINDOW_MINUTES, BatchResult, KpiState
+from socialpulse.agents.state import MAX_WINDOW_MINUTES, BatchResult, KpiState, coarse_slot
 from socialpulse.streams import codec
 
 SEP: Final = "\x1f"
@@ -50,6 +56,9 @@ SIGHTING: Final = "g"
 #: record kinds of the state log
 BATCH: Final = "batch"
 FENCE: Final = "fence"
+SNAPSHOT: Final = "snapshot"
+#: records of a partition after which its owner writes a snapshot
+SNAPSHOT_EVERY: Final = 500
 FORMAT_VERSION: Final = 1
 
 #: the Kafka key of every state log record (the partition is chosen explicitly)
@@ -95,6 +104,37 @@ def fence_record(epoch: str) -> bytes:
     return codec.dumps({"v": FORMAT_VERSION, "t": FENCE, "e": epoch, "at": time.time()})
 
 
+def snapshot_record(epoch: str, next_offset: int | None, data: Writes) -> bytes:
+    """The value of a snapshot record: a partition's whole state map."""
+    return codec.dumps(
+        {"v": FORMAT_VERSION, "t": SNAPSHOT, "e": epoch, "next": next_offset, "w": data}
+    )
+
+
+def _kind_and_epoch(raw: bytes) -> tuple[str, str] | None:
+    try:
+        record = codec.loads(raw)
+        return record["t"], record["e"]
+    except (codec.DecodeError, KeyError, TypeError):
+        return None
+
+
+def replay_start(records: list[tuple[int, bytes]]) -> int | None:
+    """Where a read-back may start in ``records`` ((offset, value), in log order): the
+    offset of the fence just before the last snapshot of the same epoch, or None when
+    the records hold no such pair (read from further back)."""
+    for i in range(len(records) - 1, 0, -1):
+        offset, raw = records[i]
+        found = _kind_and_epoch(raw)
+        if found is None or found[0] != SNAPSHOT:
+            continue
+        before_offset, before = records[i - 1]
+        previous = _kind_and_epoch(before)
+        if before_offset == offset - 1 and previous == (FENCE, found[1]):
+            return before_offset
+    return None
+
+
 @dataclass(slots=True)
 class Replayed:
     """A partition's state map rebuilt from its log, and where its events resume."""
@@ -102,6 +142,7 @@ class Replayed:
     data: dict[str, Any] = field(default_factory=dict)
     next_offset: int | None = None  # None: no batch was ever written
     batches: int = 0
+    snapshots: int = 0
     stale: int = 0  # batch records of fenced-off writers, ignored
     fenced: bool = False  # the read reached the reader's own fence
 
@@ -128,18 +169,24 @@ def replay(records: Iterable[bytes], until_epoch: str | None = None) -> Replayed
                 break
             current = epoch
             continue
-        if kind != BATCH:
+        if kind not in (BATCH, SNAPSHOT):
             continue
         if current is not None and epoch != current:
             out.stale += 1
             continue
-        for key, value in record["w"].items():
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-        out.next_offset = record["next"]
-        out.batches += 1
+        if kind == SNAPSHOT:
+            data.clear()
+            data.update(record["w"])
+            out.snapshots += 1
+        else:
+            for key, value in record["w"].items():
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+            out.batches += 1
+        if record["next"] is not None:
+            out.next_offset = record["next"]
     return out
 
 
@@ -223,6 +270,35 @@ def stage_writes(state: KpiState, result: BatchResult, book: KeyBook) -> dict[st
             for key in book.expired_sightings(brand, wm_minute - MAX_WINDOW_MINUTES):
                 put(brand, key, None)
     return writes
+
+
+def dump_state(state: KpiState, brands: Iterable[str], book: KeyBook) -> Writes:
+    """The whole state map of ``brands``, as a snapshot holds it (new delta keys)."""
+    data: Writes = {}
+    brands = list(brands)
+    book.forget(brands)
+    for brand in brands:
+        bs = state.brands.get(brand)
+        if bs is None or bs.wm_minute is None:
+            continue
+        data[brand_key(brand)] = state.brand_record(brand)
+        for slot in [*bs.buckets, *(coarse_slot(start) for start in bs.coarse)]:
+            record = state.bucket_record(brand, slot)
+            if record is not None:
+                data[bucket_key(brand, slot)] = record
+        for minute, ids in bs.seen_minutes.items():
+            data[book.new_key(SEEN, brand, minute)] = list(ids)
+        cutoff = bs.wm_minute - MAX_WINDOW_MINUTES
+        by_minute: dict[int, list[tuple[int, str, str]]] = {}
+        for counter, by_group in bs.distinct.items():
+            for (platform, campaign), tracker in by_group.items():
+                group_key = f"{platform}{SEP}{campaign}"
+                for who, minute in tracker.last.items():
+                    if minute > cutoff:
+                        by_minute.setdefault(minute, []).append((counter, group_key, who))
+        for minute, entries in by_minute.items():
+            data[book.new_key(SIGHTING, brand, minute)] = entries
+    return data
 
 
 def restore_state(state: KpiState, book: KeyBook, data: dict[str, Any]) -> list[str]:

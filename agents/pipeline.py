@@ -31,7 +31,7 @@ from socialpulse.agents.batch_core import BatchCore, BatchOutput, DeadLetter, So
 from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.metrics import Metrics
-from socialpulse.agents.persisted import new_epoch, replay
+from socialpulse.agents.persisted import SNAPSHOT_EVERY, new_epoch, replay, snapshot_record
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import KpiState
 from socialpulse.agents.state_log import StateLog, StateLogError
@@ -72,6 +72,7 @@ class KpiPipeline:
         self._suspended: set[int] = set()  # revoked, state kept until the assignment is known
         self._assigning: asyncio.Future[None] | None = None
         self.reader: EventsReader | None = None  # set by the app factory
+        self._since_snapshot: dict[int, int] = {}  # partition -> records since its snapshot
 
     # -- the batch ------------------------------------------------------------------------
     async def handle(self, messages: Sequence[SourceMessage]) -> None:
@@ -86,11 +87,28 @@ class KpiPipeline:
             written = await self._send(out)
             for partition, offset in written.items():
                 self.core.owned[partition].log_offset = offset
+                self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
+                if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
+                    await self._snapshot(partition)
         self.alerting.observe(out.accepted)
         await self.alerting.evaluate(out.touched, self.state.brands)
         self._count(out, len(messages))
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def _snapshot(self, partition: int) -> None:
+        """Fence ``partition`` with a new epoch and write its whole state right after, so
+        a restore reads the log from here on (called with the lock held)."""
+        epoch = new_epoch()
+        fence = await self.log.fence(partition, epoch, self.partition_count())
+        record = snapshot_record(epoch, self.next_offset(partition), self.core.dump(partition))
+        written = await self.log.write({partition: record})
+        owned = self.core.owned[partition]
+        owned.epoch, owned.log_offset = epoch, written[partition]
+        self._since_snapshot[partition] = 0
+        if written[partition] != fence + 1:  # another record came between: not a start
+            log.warning("partition %d: a record came between the snapshot and its fence", partition)
+        self.metrics.snapshots.inc()
 
     def _enrich(self, texts: list[Event]) -> Awaitable[None]:
         """Start enriching ``texts`` now (a helper process); the awaitable finishes it."""
@@ -216,7 +234,7 @@ class KpiPipeline:
                 self._suspended.discard(partition)
                 log.info("partition %d: kept its state (nobody wrote since)", partition)
                 return
-        records = await self.log.read_until(partition, fence)
+        records = await self.log.read_back(partition, fence)
         replayed = replay(records)
         async with self._lock:
             if partition not in self.owned_partitions():
@@ -226,15 +244,17 @@ class KpiPipeline:
             brands = self.core.restore(
                 partition, replayed.data, replayed.next_offset, epoch, log_offset=fence
             )
+            self._since_snapshot[partition] = replayed.batches
         seconds = time.perf_counter() - started
         self.metrics.restore_seconds.observe(seconds)
         if replayed.stale:
             self.metrics.stale_batches.inc(replayed.stale)
         log.info(
-            "partition %d: restored %d brands from %d batch records (%d of a fenced-off "
-            "writer ignored) in %.2f s; its events resume at offset %s",
+            "partition %d: restored %d brands from %d snapshot and %d batch records (%d of a "
+            "fenced-off writer ignored) in %.2f s; its events resume at offset %s",
             partition,
             len(brands),
+            replayed.snapshots,
             replayed.batches,
             replayed.stale,
             seconds,

@@ -4,11 +4,12 @@
 producer and returns once the broker has acknowledged every one, so a batch is
 acknowledged to Faust only after its state is durable.
 
-``fence`` writes a fence record with the reader's new epoch; ``read_until`` reads the
-partition from its start up to that fence. The fence's offset comes from the broker's
-acknowledgement, so the read never relies on the broker's reported end offset (the
-embedded broker misreports it after multi-record batches). It uses a consumer of its own,
-with no group: the partition is assigned, not subscribed.
+``fence`` writes a fence record with the reader's new epoch; ``read_back`` reads the
+partition up to that fence, from its last snapshot (``agents.persisted``) or its start.
+The fence's offset comes from the broker's acknowledgement, so the read never relies on
+the broker's reported end offset (the embedded broker misreports it after multi-record
+batches). It uses a consumer of its own, with no group: the partition is assigned, not
+subscribed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from socialpulse.agents.kafka_security import client_options
-from socialpulse.agents.persisted import RECORD_KEY, fence_record
+from socialpulse.agents.persisted import RECORD_KEY, SNAPSHOT_EVERY, fence_record, replay_start
 from socialpulse.agents.settings import Settings
 
 log = logging.getLogger("socialpulse.state")
@@ -53,7 +54,11 @@ class StateLog:
             value_serializer="raw",
             partitions=partitions,
             # batch records must outlive any retention: the state is rebuilt from them
-            config={"retention.ms": "-1", "retention.bytes": "-1"},
+            config={
+                "retention.ms": "-1",
+                "retention.bytes": "-1",
+                "max.message.bytes": str(64 * 1024 * 1024),  # snapshots of big partitions
+            },
         )
 
     async def declare(self, partitions: int) -> None:
@@ -83,15 +88,28 @@ class StateLog:
         )
         return int(metadata.offset)
 
-    async def read_until(self, partition: int, fence: int) -> list[bytes]:
-        """The records of ``partition`` before offset ``fence`` (a fence this worker
-        wrote), in order."""
+    async def read_back(self, partition: int, fence: int) -> list[bytes]:
+        """The records of ``partition`` a restore needs, before offset ``fence`` (a fence
+        this worker wrote): from the last verified snapshot on, or from the start."""
+        window = 2 * SNAPSHOT_EVERY + 2
+        low = max(0, fence - window)
+        while True:
+            records = await self._read(partition, low, fence)
+            start = replay_start(records)
+            if start is not None:
+                return [value for offset, value in records if offset >= start]
+            if low == 0:
+                return [value for _offset, value in records]
+            low = max(0, low - 4 * window)
+
+    async def _read(self, partition: int, low: int, fence: int) -> list[tuple[int, bytes]]:
+        """(offset, value) of the records of ``partition`` in [low, fence), in order."""
         async with self._reader_lock:
             reader = await self._consumer()
             tp = TopicPartition(self.name, partition)
             reader.assign([tp])
-            reader.seek(tp, 0)
-            records: list[bytes] = []
+            reader.seek(tp, low)
+            records: list[tuple[int, bytes]] = []
             last_progress = time.monotonic()
             while True:
                 batch = await reader.getmany(tp, timeout_ms=200, max_records=10_000)
@@ -102,7 +120,7 @@ class StateLog:
                     if message.offset >= fence:
                         return records
                     if message.value is not None:
-                        records.append(message.value)
+                        records.append((message.offset, message.value))
                 if time.monotonic() - last_progress > READ_STALL_SECONDS:
                     raise StateLogError(
                         f"reading back {self.name}[{partition}] stalled at "

@@ -37,7 +37,14 @@ from socialpulse.agents.batch_core import (
     SourceMessage,
 )
 from socialpulse.agents.exporter import KpiCollector
-from socialpulse.agents.persisted import fence_record, new_epoch, replay
+from socialpulse.agents.persisted import (
+    SNAPSHOT_EVERY,
+    fence_record,
+    new_epoch,
+    replay,
+    replay_start,
+    snapshot_record,
+)
 from socialpulse.agents.settings import FileConfig
 from socialpulse.agents.state import KpiState
 from socialpulse.streams import codec
@@ -60,6 +67,7 @@ class Worker:
     positions: dict[int, int] = field(default_factory=dict)
     batches: int = 0
     alive: bool = True
+    since_snapshot: dict[int, int] = field(default_factory=dict)
 
 
 class Harness:
@@ -73,9 +81,12 @@ class Harness:
         max_future: float = 1e12,
         config: FileConfig | None = None,
         enricher: Enricher | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self.partitions = partitions
         self.enricher = enricher
+        self.snapshot_every = snapshot_every
+        self.records_read = 0  # state log records read back by all restores
         self.allowed_lateness = allowed_lateness
         self.max_future = max_future
         self.config = config or FileConfig()
@@ -140,11 +151,14 @@ class Harness:
             epoch = new_epoch()
             log = self.state_log[partition]
             log.append(fence_record(epoch))
-            replayed = replay(log[:-1])
+            start = replay_start(list(enumerate(log[:-1]))) or 0
+            self.records_read += len(log) - 1 - start
+            replayed = replay(log[start:-1])
             worker.core.restore(
                 partition, replayed.data, replayed.next_offset, epoch, log_offset=len(log) - 1
             )
             worker.positions[partition] = replayed.next_offset or 0
+            worker.since_snapshot[partition] = replayed.batches
 
     def revoke(self, worker: Worker, partitions: Iterable[int]) -> None:
         """Take ``partitions`` from ``worker`` (it forgets them, as on a rebalance)."""
@@ -206,7 +220,11 @@ class Harness:
                 owned = worker.core.owned.get(partition)
                 if owned is not None:
                     owned.log_offset = len(self.state_log[partition]) - 1
+                    worker.since_snapshot[partition] = worker.since_snapshot.get(partition, 0) + 1
             checkpoint("written")
+            for partition, _value in records:
+                if worker.since_snapshot.get(partition, 0) >= self.snapshot_every:
+                    self._snapshot(worker, partition)
         except Crash:
             worker.alive = False
             return len(batch)
@@ -216,6 +234,16 @@ class Harness:
             worker.positions[message.partition] = message.offset + 1
         worker.batches += 1
         return len(batch)
+
+    def _snapshot(self, worker: Worker, partition: int) -> None:
+        """A fence of a new epoch and the partition's whole state right after it."""
+        owned = worker.core.owned[partition]
+        epoch = new_epoch()
+        log = self.state_log[partition]
+        log.append(fence_record(epoch))
+        log.append(snapshot_record(epoch, owned.next_offset, worker.core.dump(partition)))
+        owned.epoch, owned.log_offset = epoch, len(log) - 1
+        worker.since_snapshot[partition] = 0
 
     async def drain(self, worker: Worker, batch_size: int | Sequence[int] = 100) -> None:
         """Run batches until the worker has read everything (forwards included)."""
@@ -242,4 +270,6 @@ class Harness:
 
     def live_keys(self, partition: int) -> int:
         """Keys of a partition's state map: what a restart reads back."""
-        return len(replay(self.state_log[partition]).data)
+        log = self.state_log[partition]
+        start = replay_start(list(enumerate(log))) or 0
+        return len(replay(log[start:]).data)
