@@ -108,6 +108,25 @@ class PartitionState:
     log_offset: int | None = None  # offset of this owner's last record in the state log
 
 
+def envelopes(items: list[bytes], *, max_events: int, max_bytes: int) -> list[bytes]:
+    """Encoded events joined into JSON-array envelopes of at most ``max_events`` events and
+    ``max_bytes`` bytes each (an event longer than that alone goes alone): a forwarded
+    batch stays within the limits its owner reads with."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 2  # the brackets
+    for item in items:
+        extra = len(item) + (1 if chunk else 0)
+        if chunk and (len(chunk) >= max_events or size + extra > max_bytes):
+            out.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size, extra = [], 2, len(item)
+        chunk.append(item)
+        size += extra
+    if chunk:
+        out.append(b"[" + b",".join(chunk) + b"]")
+    return out
+
+
 class Crash(Exception):
     """Raised by a test checkpoint to stop a batch at a step, as a kill would."""
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from types import FrameType
 
-from socialpulse.agents.processes import die_with_parent, port_open, split_host_port
+from socialpulse.agents.processes import dies_with_this_process, port_open, split_host_port
 
 
 class BrokerError(RuntimeError):
@@ -65,7 +65,7 @@ def run_broker(bootstrap: str) -> int:
     )
     env = dict(os.environ)
     env.setdefault("RUST_LOG", "warn")
-    proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=dies_with_this_process())
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         if proc.poll() is None:

