@@ -227,19 +227,62 @@ def build_commands(settings: Settings) -> list[click.Command]:
     )
     @click.option("--echo", is_flag=True, default=False, help="Repeat each text in its output.")
     @click.option("--quiet", is_flag=True, default=False, help="No progress line.")
-    def score_text(lang: str | None, echo: bool, quiet: bool) -> None:
+    @click.option(
+        "--model",
+        "mode",
+        type=click.Choice(["fast", "model"]),
+        default=None,
+        help="Sentiment scorer (default: SOCIALPULSE_SENTIMENT_MODEL, else fast).",
+    )
+    @click.option(
+        "--eval",
+        "eval_files",
+        nargs=2,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE_TEXT FILE_LABELS",
+        help="Score the texts of FILE_TEXT (one a line) against FILE_LABELS (0/1/2 or "
+        "negative/neutral/positive, one a line); print macro-F1 and sign accuracy.",
+    )
+    def score_text(
+        lang: str | None,
+        echo: bool,
+        quiet: bool,
+        mode: str | None,
+        eval_files: tuple[Path, Path] | None,
+    ) -> None:
         """Score texts from stdin, one per line: one JSON line each with sentiment and lang.
 
         \b
         Example:
           echo 'Świetna obsługa, polecam!' | socialpulse score-text
           {"sentiment":0.8356,"lang":"pl","lang_confidence":0.9649,"supported":true,...}
+          socialpulse score-text --model model --eval tweets.txt tweets.labels
+          texts 324  macro-F1 66.0  sign accuracy 0.781  scored exactly 0: 0.01
         """
+        from socialpulse.streams.enrich.enricher import Enricher
         from socialpulse.streams.enrich.language import ModelMissing
         from socialpulse.streams.enrich.score_text import score_lines
+        from socialpulse.streams.enrich.sentiment_model import ModelMissing as NoModel
 
         if lang is not None and not re.fullmatch(r"[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*", lang):
             raise click.BadParameter(f"{lang!r} is not a BCP 47 tag such as fa or pt-BR")
+        if eval_files is not None:
+            from socialpulse.streams.enrich.evaluation import evaluate_three_class, read_labels
+
+            text_file, label_file = eval_files
+            try:
+                texts = text_file.read_text(encoding="utf-8").splitlines()
+                result = evaluate_three_class(
+                    texts,
+                    read_labels(label_file),
+                    Enricher(mode=mode or settings.sentiment_model),
+                    lang,
+                )
+            except (ValueError, ModelMissing, NoModel) as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(result.summary())
+            return
         stdin = click.get_binary_stream("stdin")
         interactive = sys.stdin.isatty()
         if interactive and not quiet:
@@ -253,8 +296,9 @@ def build_commands(settings: Settings) -> list[click.Command]:
                 echo=echo,
                 err=err,
                 interactive=interactive,
+                mode=mode or settings.sentiment_model,
             )
-        except ModelMissing as exc:
+        except (ModelMissing, NoModel) as exc:
             raise click.ClickException(str(exc)) from None
         except BrokenPipeError:
             sys.stderr.close()  # `| head` closed the pipe: stop quietly

@@ -6,7 +6,9 @@ batch's other events, so impressions, likes and clicks are not held up by scorin
 machine's second core does the text work. The batch's texts are counted once their results
 are back: the helper holds at most one batch, so back-pressure is the batch itself and
 nothing is queued or lost. Fewer than ``INLINE_BELOW`` texts are enriched in the worker
-itself, where the round trip would cost more than the work. If the helper process dies,
+itself, where the round trip would cost more than the work (with
+``SOCIALPULSE_SENTIMENT_MODEL=model`` a text costs 20–30 ms, so every batch goes to the
+helper unless there is none). If the helper process dies,
 the stage logs it, enriches inline, and starts a new helper on the next batch.
 """
 
@@ -49,10 +51,13 @@ def _helper_init(parent: int) -> None:
 class EnrichmentStage:
     """Starts the enrichment of a batch's texts, then waits for it and records metrics."""
 
-    def __init__(self, metrics: Metrics, *, processes: int = 1) -> None:
+    def __init__(self, metrics: Metrics, *, processes: int = 1, mode: str | None = None) -> None:
         self.metrics = metrics
         self.processes = processes
-        self.enricher = Enricher()
+        self.enricher = Enricher(mode=mode)
+        self.mode = self.enricher.mode
+        #: fewer texts than this are enriched in the worker (never, for the slow model)
+        self.inline_below = INLINE_BELOW if self.enricher.method == "lexicon" else 1
         self._pool: Executor | None = None
 
     def _executor(self) -> Executor:
@@ -67,7 +72,7 @@ class EnrichmentStage:
 
     def start(self, events: list[Event]) -> Pending:
         """Begin enriching ``events`` (all wanting it); ``finish`` completes it."""
-        if not self.processes or len(events) < INLINE_BELOW:
+        if not self.processes or len(events) < self.inline_below:
             self._record(self.enricher.enrich(events))
             return Pending(events)
         payload = [
@@ -76,7 +81,7 @@ class EnrichmentStage:
         ]
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._executor(), enrich_copies, payload)
+            future = loop.run_in_executor(self._executor(), enrich_copies, payload, self.mode)
         except (BrokenProcessPool, RuntimeError, OSError) as exc:  # found dead when submitting
             self._failed(exc)
             self._record(self.enricher.enrich(events))

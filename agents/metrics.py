@@ -86,7 +86,8 @@ class Metrics:
         self.texts_scored = Counter(
             "socialpulse_texts_scored",
             "Texts whose sentiment socialpulse scored, by language and method: lexicon "
-            "(the language has one) or emoji (emoji and emoticons only).",
+            "(the language has one), emoji (emoji and emoticons only) or model "
+            "(SOCIALPULSE_SENTIMENT_MODEL=model).",
             ["lang", "method"],
             registry=registry,
         )

@@ -54,7 +54,11 @@ class KpiPipeline:
         self.settings = settings
         self.metrics = metrics
         self.enrichment = (
-            EnrichmentStage(metrics, processes=settings.enrich_processes)
+            EnrichmentStage(
+                metrics,
+                processes=settings.enrich_processes,
+                mode=settings.sentiment_model,
+            )
             if settings.enrich
             else None
         )

@@ -240,6 +240,14 @@ class Settings(BaseSettings):
             "events; 0 enriches in the worker itself."
         ),
     )
+    sentiment_model: Literal["fast", "model"] = Field(
+        "fast",
+        description=(
+            "Sentiment scorer: `fast` (lexicons, ~10,000 texts/s per process) or `model` "
+            "(e5 embedding and a trained head, 35–50 texts/s per process, needs "
+            "`socialpulse[model]`); see docs/sentiment.md."
+        ),
+    )
     alert_notify: str = Field(
         "",
         description=(

@@ -7,16 +7,35 @@ for the fields the producer left out: a producer's own ``sentiment``, ``lang`` o
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from socialpulse.streams.contract import MAX_TEXT
 from socialpulse.streams.enrich.hashtags import extract_hashtags
 from socialpulse.streams.enrich.language import UNDETERMINED, LanguageDetector
-from socialpulse.streams.enrich.sentiment import SentimentScorer
+from socialpulse.streams.enrich.sentiment import Score, SentimentScorer
 from socialpulse.streams.enrich.text import clean_text
+
+if TYPE_CHECKING:
+    from socialpulse.streams.enrich.sentiment_model import ModelScorer
+
+SentimentMode = Literal["fast", "model"]
+MODES: Final = ("fast", "model")
+MODE_VARIABLE: Final = "SOCIALPULSE_SENTIMENT_MODEL"
+
+
+def sentiment_mode(value: str | None = None) -> SentimentMode:
+    """``fast`` (lexicons, the default) or ``model`` (embedding and head), from
+    ``value`` or else ``SOCIALPULSE_SENTIMENT_MODEL``."""
+    chosen = (value if value is not None else os.environ.get(MODE_VARIABLE, "")).strip().lower()
+    if chosen in ("", "fast"):
+        return "fast"
+    if chosen == "model":
+        return "model"
+    raise ValueError(f"{MODE_VARIABLE} must be fast or model, not {chosen!r}")
 
 
 def primary_tag(lang: str) -> str:
@@ -31,7 +50,7 @@ class Analysis:
     sentiment: float
     lang: str
     confidence: float  # of the language: 1.0 when given, the model's probability otherwise
-    supported: bool  # the language has a sentiment lexicon
+    supported: bool  # the language has a sentiment lexicon (always true for the model)
     hashtags: list[str]
 
 
@@ -61,10 +80,29 @@ class Enricher:
     def __init__(
         self,
         detector: LanguageDetector | None = None,
-        scorer: SentimentScorer | None = None,
+        scorer: SentimentScorer | ModelScorer | None = None,
+        *,
+        mode: str | None = None,
     ) -> None:
         self.detector = detector or LanguageDetector()
-        self.scorer = scorer or SentimentScorer()
+        if scorer is None:
+            if sentiment_mode(mode) == "model":
+                from socialpulse.streams.enrich.sentiment_model import ModelScorer
+
+                scorer = ModelScorer()
+            else:
+                scorer = SentimentScorer()
+        self.scorer: SentimentScorer | ModelScorer = scorer
+        self.method = "lexicon" if isinstance(scorer, SentimentScorer) else "model"
+        self.mode: SentimentMode = "fast" if self.method == "lexicon" else "model"
+
+    def _score_all(
+        self, texts: list[str], langs: list[str], brands: list[str | None]
+    ) -> list[Score]:
+        if isinstance(self.scorer, SentimentScorer):
+            score = self.scorer.score
+            return [score(t, lang, b) for t, lang, b in zip(texts, langs, brands, strict=True)]
+        return self.scorer.score_many(texts, langs, brands)
 
     def analyse(self, text: str, lang: str | None = None) -> Analysis:
         """Everything enrichment would read in ``text`` (any string: it is cleaned first)."""
@@ -79,9 +117,17 @@ class Enricher:
         )
 
     def enrich(self, events: list[dict[str, Any]]) -> BatchReport:
-        """Fill the missing fields of the events that carry text, in place."""
+        """Fill the missing fields of the events that carry text, in place.
+
+        Language and hashtags are read event by event; the sentiments of the batch are
+        scored together afterwards (the model scorer embeds them in one call).
+        """
         report = BatchReport()
         clock = time.perf_counter
+        waiting: list[dict[str, Any]] = []  # events whose sentiment is still to score
+        texts: list[str] = []
+        langs: list[str] = []
+        brands: list[str | None] = []
         for ev in events:
             text = ev.get("text")
             if not text:
@@ -106,23 +152,38 @@ class Enricher:
             else:
                 lang = primary_tag(ev["lang"])
             if want_sentiment:
-                score = self.scorer.score(clean, lang, ev.get("brand"))
-                ev["sentiment"] = score.sentiment
-                report.filled["sentiment"] += 1
-                report.scored[(lang, "lexicon" if score.supported else "emoji")] += 1
+                waiting.append(ev)
+                texts.append(clean)
+                langs.append(lang)
+                brands.append(ev.get("brand"))
             report.texts += 1
             report.seconds.append(clock() - started)
+        if waiting:
+            started = clock()
+            scores = self._score_all(texts, langs, brands)
+            for ev, lang, score in zip(waiting, langs, scores, strict=True):
+                ev["sentiment"] = score.sentiment
+                method = self.method if score.supported else "emoji"
+                report.scored[(lang, method)] += 1
+            report.filled["sentiment"] += len(waiting)
+            share = (clock() - started) / len(waiting)
+            report.seconds = [s + share for s in report.seconds]
         return report
 
 
 _PROCESS_ENRICHER: Enricher | None = None
 
 
-def enrich_copies(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], BatchReport]:
-    """Enrich events in a helper process: the fields filled per event, and the report."""
+def enrich_copies(
+    events: list[dict[str, Any]], mode: str | None = None
+) -> tuple[list[dict[str, Any]], BatchReport]:
+    """Enrich events in a helper process: the fields filled per event, and the report.
+
+    The helper's enricher is built on its first batch, with that batch's ``mode``.
+    """
     global _PROCESS_ENRICHER
     if _PROCESS_ENRICHER is None:
-        _PROCESS_ENRICHER = Enricher()
+        _PROCESS_ENRICHER = Enricher(mode=mode)
     before = [{name for name in FIELDS if ev.get(name) is not None} for ev in events]
     report = _PROCESS_ENRICHER.enrich(events)
     updates = [

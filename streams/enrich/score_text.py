@@ -24,9 +24,10 @@ def score_lines(
     echo: bool = False,
     err: TextIO | None = None,
     interactive: bool = False,
+    mode: str | None = None,
 ) -> int:
     """Score every line of ``source`` into ``sink``; returns the number of lines."""
-    enricher = Enricher()
+    enricher = Enricher(mode=mode)
     progress = Progress("score-text", stream=err, unit="texts") if err is not None else None
     count = 0
     for raw in source:
