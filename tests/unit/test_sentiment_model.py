@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -107,7 +108,7 @@ def test_score_many_embeds_a_batch_in_one_call_and_falls_back_to_the_shared_head
 def test_the_enricher_scores_a_batch_with_the_model_and_counts_the_method() -> None:
     enricher = Enricher(scorer=ModelScorer(embedder=FakeEmbedder()))
     assert enricher.method == "model" and enricher.mode == "model"
-    events = [
+    events: list[dict[str, Any]] = [
         {"text": "Great service, thanks!", "lang": "en"},
         {"text": "Das ist wirklich schlecht", "lang": "de"},
         {"text": "kept", "lang": "en", "sentiment": 0.5},
