@@ -9,13 +9,15 @@ leaves the machine. A prediction takes about 10 µs.
 Results are BCP 47 primary language tags (``fa``, ``ar``, ``vi`` …). Text with no letters
 left after URLs, @handles, digits and emoji are set aside is ``und`` (undetermined).
 
-On short posts lid.176 alone mixes up close languages: on the UMSAB tweets it read 90.5 %
-of the German ones and 91.8 % of the Portuguese ones as such (Spanish, English, Dutch,
-French instead). When its best guess is below ``SURE`` (0.9), the two models' chances are
-multiplied (each floored at 0.001) and the best product wins: 93.2 % and 97.1 %, and every
-other of the seven languages 98 % or more (docs/sentiment.md has the table; most of the
-German misses are tweets in English or Dutch). langid.py is pure numpy (4.5 MB installed)
-and takes about 150 µs a text, so the mean cost stays near 50 µs.
+On short posts lid.176 alone mixes up close languages: on the UMSAB validation tweets it
+read 91.0 % of the German ones and 92.6 % of the Portuguese ones as such (Spanish,
+English, Dutch, French instead). When its best guess is below ``SURE`` (0.9), the two
+models' chances are multiplied (each floored at 0.001) and the best product wins: German
+92.9 %, Portuguese 97.8 %, Italian 96.6 % (96.9 alone), Arabic, English, French and
+Spanish 99.1–99.7 %; the project's own posts 99.8 %. 19 of the 23 German misses are not in
+German (English, Dutch, "@user sexy"), so on the German-language tweets it is 301 of 305.
+docs/sentiment.md has the table. langid.py is pure numpy (4.5 MB installed); with it, a
+detection takes about 50 µs on average instead of 30 µs.
 """
 
 from __future__ import annotations
