@@ -1,15 +1,16 @@
 """The worker's enrichment stage: texts scored in a helper process, beside the KPI work.
 
 A batch's events with text that lack ``lang``, ``sentiment`` or ``hashtags`` are sent to
-a helper process (``SOCIALPULSE_ENRICH_PROCESSES``, default 1) while the worker counts the
-batch's other events, so impressions, likes and clicks are not held up by scoring, and the
-machine's second core does the text work. The batch's texts are counted once their results
+a helper process (``SOCIALPULSE_ENRICH_PROCESSES``, default 1; with more, the batch is cut
+into one part per helper) while the worker counts the batch's other events, so
+impressions, likes and clicks are not held up by scoring, and the machine's second core
+does the text work. The batch's texts are counted once their results
 are back: the helper holds at most one batch, so back-pressure is the batch itself and
 nothing is queued or lost. Fewer than ``INLINE_BELOW`` texts are enriched in the worker
 itself, where the round trip would cost more than the work (with
-``SOCIALPULSE_SENTIMENT_MODEL=model`` a text costs 20–30 ms, so every batch goes to the
-helper unless there is none). If the helper process dies,
-the stage logs it, enriches inline, and starts a new helper on the next batch.
+``SOCIALPULSE_SENTIMENT_MODEL=model`` a text costs about 26 ms, so every batch goes to the
+helpers unless there are none). If a helper process dies, the stage logs it, enriches the
+batch inline, and starts new helpers on the next batch.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Pending:
     """A batch's texts on their way through the helper (``future`` is None when done)."""
 
     events: list[Event]
-    future: asyncio.Future[tuple[list[Event], BatchReport]] | None = None
+    future: asyncio.Future[list[tuple[list[Event], BatchReport]]] | None = None
 
 
 def _helper_init(parent: int) -> None:
@@ -71,7 +72,11 @@ class EnrichmentStage:
         return self._pool
 
     def start(self, events: list[Event]) -> Pending:
-        """Begin enriching ``events`` (all wanting it); ``finish`` completes it."""
+        """Begin enriching ``events`` (all wanting it); ``finish`` completes it.
+
+        A batch is cut into up to ``processes`` consecutive parts of at least
+        ``inline_below`` texts, one per helper, so more helpers score a batch sooner.
+        """
         if not self.processes or len(events) < self.inline_below:
             self._record(self.enricher.enrich(events))
             return Pending(events)
@@ -79,29 +84,37 @@ class EnrichmentStage:
             {"brand": ev["brand"], **{k: ev[k] for k in ("text", *FIELDS) if k in ev}}
             for ev in events
         ]
+        parts = max(1, min(self.processes, len(payload) // max(1, self.inline_below)))
+        size = -(-len(payload) // parts)
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._executor(), enrich_copies, payload, self.mode)
+            pool = self._executor()
+            futures = [
+                loop.run_in_executor(pool, enrich_copies, payload[i : i + size], self.mode)
+                for i in range(0, len(payload), size)
+            ]
         except (BrokenProcessPool, RuntimeError, OSError) as exc:  # found dead when submitting
             self._failed(exc)
             self._record(self.enricher.enrich(events))
             return Pending(events)
-        return Pending(events, future)
+        return Pending(events, asyncio.gather(*futures))
 
     async def finish(self, pending: Pending) -> None:
-        """Wait for the helper's results and write them into the events."""
+        """Wait for the helpers' results and write them into the events."""
         events, future = pending.events, pending.future
         if future is None:
             return
         try:
-            updates, report = await future
+            results = await future
         except (BrokenProcessPool, OSError, EOFError) as exc:
             self._failed(exc)
             self._record(self.enricher.enrich(events))
             return
+        updates = [fields for part, _ in results for fields in part]
         for ev, fields in zip(events, updates, strict=True):
             ev.update(fields)
-        self._record(report)
+        for _, report in results:
+            self._record(report)
 
     def _failed(self, exc: BaseException) -> None:
         log.error("the enrichment process failed (%s); enriching this batch inline", exc)

@@ -66,6 +66,27 @@ async def test_helper_process_matches_inline_enrichment() -> None:
         stage.close()
 
 
+async def test_two_helpers_share_a_batch_and_give_what_inline_enrichment_gives() -> None:
+    metrics = Metrics(CollectorRegistry())
+    stage = EnrichmentStage(metrics, processes=2)
+    try:
+        batch = events(INLINE_BELOW * 3 + 5)
+        expected = events(INLINE_BELOW * 3 + 5)
+        Enricher().enrich(expected)
+        pending = stage.start(batch)
+        assert pending.future is not None
+        await stage.finish(pending)
+        assert batch == expected
+        pool: Any = stage._pool
+        assert len(pool._processes) == 2
+        assert counter(metrics, "socialpulse_enrichment_seconds_count") == len(batch)
+        small = events(INLINE_BELOW + 1)  # too few texts for two parts: one helper
+        await stage.finish(stage.start(small))
+        assert all(ev.get("lang") for ev in small)
+    finally:
+        stage.close()
+
+
 async def test_small_batches_and_processes_0_stay_inline() -> None:
     metrics = Metrics(CollectorRegistry())
     for stage, n in (
