@@ -243,9 +243,10 @@ class Settings(BaseSettings):
     sentiment_model: Literal["fast", "model"] = Field(
         "fast",
         description=(
-            "Sentiment scorer: `fast` (lexicons, ~10,000 texts/s per process) or `model` "
-            "(e5 embedding and a trained head, 35–50 texts/s per process, needs "
-            "`socialpulse[model]`); see docs/sentiment.md."
+            "Sentiment scorer: `fast` (lexicons, ~10,000 texts/s per process; the demo and "
+            "the bench use it) or `model` (e5 embedding and a trained head, ~38 texts/s per "
+            "process, macro-F1 65–72 on real tweets; needs `socialpulse[model]`); see "
+            "docs/sentiment.md."
         ),
     )
     alert_notify: str = Field(
