@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from socialpulse.agents.app import create_app
 from socialpulse.agents.board_prometheus import board_command
 from socialpulse.agents.broker import BrokerError, run_broker
+from socialpulse.agents.cli_group import dress
 from socialpulse.agents.demo import DemoPlan, run_demo
 from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.settings import ConfigFileError, Settings
@@ -467,6 +468,7 @@ def main() -> None:
     app = create_app(settings)
     for command in build_commands(settings):
         faust_cli.add_command(command)
+    dress(faust_cli, settings)
     app.main()
 
 

@@ -49,6 +49,34 @@ def test_top_level_help_lists_socialpulse_commands() -> None:
     out = run("--help").stdout
     for command in COMMANDS:
         assert f"  {command} " in out
+    assert "Welcome" not in out
+    ours, faust = out.index("socialpulse commands:"), out.index("Faust commands")
+    assert ours < out.index("  demo ") < faust < out.index("  send ")
+    for internal in ("livecheck", "clean-versions", "reset", "--console-port"):
+        assert internal not in out  # hidden, though they still run
+    assert run("reset", "--help").returncode == 0
+
+
+def test_version_names_socialpulse_and_faust() -> None:
+    out = run("--version").stdout
+    assert out.startswith("socialpulse 0.") and "Faust 0.15" in out
+
+
+def test_worker_help_shows_the_defaults_it_uses() -> None:
+    out = run("worker", "--help", env=dict(os.environ, SOCIALPULSE_WEB_PORT="7123")).stdout
+    assert "default: 7123" in " ".join(out.split()) and "6066" not in out
+
+
+def test_worker_without_broker_or_with_a_busy_port_says_so_in_one_line(broker: str) -> None:
+    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{free_port()}")
+    result = run("worker", env=env, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no broker answers" in result.stderr and len(result.stderr.splitlines()) == 1
+    busy = broker.rpartition(":")[2]  # the broker's own port: taken
+    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{broker}", SOCIALPULSE_WEB_PORT=busy)
+    result = run("worker", env=env, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"port {busy}" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_bad_setting_is_a_clear_error_not_a_traceback() -> None:
