@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import socket
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import click
 
-from socialpulse.agents.processes import port_open
+from socialpulse.agents.processes import port_open, port_taken
 from socialpulse.agents.settings import Settings
 
 #: socialpulse's commands, in the order --help lists them
@@ -111,17 +110,6 @@ class SocialPulseGroup(click.Group):
                     formatter.write_dl(rows)
 
 
-def web_port_taken(host: str, port: int) -> bool:
-    """True when ``port`` cannot be bound on ``host`` (another process has it)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
 def brokers_answering(bootstrap: str) -> bool:
     """True when at least one server of the bootstrap list accepts TCP connections."""
     for server in bootstrap.split(","):
@@ -141,7 +129,7 @@ def worker_preflight(settings: Settings, web_bind: str | None, web_port: int | N
         )
     host = web_bind or settings.web_host
     port = settings.web_port if web_port is None else web_port
-    if port and web_port_taken(host, port):
+    if port and port_taken(host, port):
         raise click.ClickException(
             f"port {port} on {host} is taken (another worker or demo?); stop it, or give this "
             "worker another one with SOCIALPULSE_WEB_PORT=... or --web-port"
