@@ -31,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from socialpulse.agents.processes import (
     dies_with_this_process,
     port_open,
+    port_taken,
     split_host_port,
     stop_all,
     wait_port,
@@ -99,7 +100,7 @@ def read_summary(url: str) -> tuple[dict[str, dict[str, float]], float]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if sample.name == "socialpulse_batch_events_sum":  # events accepted so far
+            if sample.name == "socialpulse_events_total":  # events counted (1 each)
                 events += sample.value
                 continue
             window = wanted.get(sample.name)
@@ -156,6 +157,7 @@ def run_demo(settings: Settings, plan: DemoPlan, *, out: TextIO | None = None) -
     started = time.monotonic()
     try:
         host, port = split_host_port(settings.bootstrap)
+        check_ports(settings)
         if port_open(host, port):
             print(f"demo: using the broker that answers at {host}:{port}", file=out, flush=True)
         else:
@@ -208,6 +210,18 @@ def run_demo(settings: Settings, plan: DemoPlan, *, out: TextIO | None = None) -
         stop_all(procs)
         if config_dir is not None:
             config_dir.cleanup()
+
+
+def check_ports(settings: Settings) -> None:
+    """Every port the demo needs, before anything starts: the worker's web port must be
+    free (else the demo would read another worker's metrics); the broker's is either free
+    (the demo starts one) or answered by a broker the demo then uses."""
+    if port_taken(settings.web_host, settings.web_port):
+        raise DemoError(
+            f"port {settings.web_port} on {settings.web_host} (the worker's board and "
+            "/metrics) is taken, by another worker or demo?; stop it or set "
+            "SOCIALPULSE_WEB_PORT to a free port"
+        )
 
 
 def _spawn(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -209,8 +209,8 @@ def test_generate_to_file_then_replay_counts_every_event(stack: Stack, tmp_path:
     assert f"sent {len(events):,} events" in result.stdout
     assert "replay events.jsonl [" in result.stderr  # the progress bar
 
-    def total(s: dict) -> float:
-        return sum(v for (name, _), v in s.items() if name == "socialpulse_events_total")
+    def total(s: dict, metric: str = "socialpulse_event_volume_total") -> float:
+        return sum(v for (name, _), v in s.items() if name == metric)
 
     def done(s: dict) -> bool:
         # a batch's texts are counted after its other events, once they are scored
@@ -221,7 +221,8 @@ def test_generate_to_file_then_replay_counts_every_event(stack: Stack, tmp_path:
     s = stack.wait_for(done, seconds=90)
     for brand, n in expected.items():
         assert kpi(s, "socialpulse_impressions", brand, "24h") == n
-    assert total(s) == sum(e.get("count", 1) for e in events)
+    assert total(s) == sum(e.get("count", 1) for e in events)  # volume: the count fields
+    assert total(s, "socialpulse_events_total") == len(events)  # events: 1 each
 
 
 def _descendants(pid: int) -> set[int]:
@@ -285,3 +286,16 @@ def test_demo_shows_live_metrics_then_leaves_no_orphans(
         time.sleep(0.5)
     assert not [p for p in children if _alive(p)], "orphans left behind"
     assert not wait_port(port, 1) and not wait_port(web, 1)
+
+
+def test_demo_with_its_web_port_taken_starts_nothing(broker: str, tmp_path: Path) -> None:
+    busy = broker.rpartition(":")[2]
+    env = dict(
+        os.environ,
+        SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{free_port()}",
+        SOCIALPULSE_WEB_PORT=busy,
+        SOCIALPULSE_DEMO_LOG_DIR=str(tmp_path),
+    )
+    result = run("demo", env=env, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"port {busy}" in result.stderr and "starting" not in result.stdout

@@ -109,7 +109,12 @@ def test_unkeyed_librdkafka_envelopes_duplicates_and_bad_input(stack: Stack) -> 
     assert kpi(s, "socialpulse_net_sentiment_ratio", "acme") == 0.0
     assert kpi(s, "socialpulse_impressions", "acme", platform="x") == 50
     assert kpi(s, "socialpulse_impressions", "globex") == 7
-    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 50
+    # 5 events of count 10: 5 events, a volume of 50
+    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 5
+    assert (
+        value(s, "socialpulse_event_volume_total", brand="acme", platform="x", kind="impression")
+        == 50
+    )
     assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="like") == 2
     assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 2
     rejected = {
