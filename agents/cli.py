@@ -176,14 +176,32 @@ def build_commands(settings: Settings) -> list[click.Command]:
         show_default=True,
         help="Seconds after the history that the crisis begins.",
     )
+    @click.option(
+        "--log-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Folder for the broker's, worker's and generator's logs  "
+        "[default: $TMPDIR/socialpulse-demo]",
+    )
     def demo(
-        rate: float, brands: int, seed: int, history: float, crisis: bool, crisis_in: float
+        rate: float,
+        brands: int,
+        seed: int,
+        history: float,
+        crisis: bool,
+        crisis_in: float,
+        log_dir: Path | None,
     ) -> None:
-        """Start broker, worker and generator; show live KPIs. Ctrl-C stops everything."""
+        """Start broker, worker and generator; show live KPIs and alerts. Ctrl-C stops all.
+
+        The terminal shows the board's and the metrics' URLs, the KPI table and the alerts;
+        the children's output goes to log files (see --log-dir). It checks first that the
+        worker's web port (SOCIALPULSE_WEB_PORT) is free; a broker that already answers on
+        SOCIALPULSE_BROKER is used, otherwise the embedded one is started."""
         if rate <= 0:
             raise click.BadParameter("must be positive", param_hint="--rate")
         plan = DemoPlan(rate, brands, seed, history, crisis, crisis_in)
-        code = run_demo(settings, plan)
+        code = run_demo(settings, plan, log_dir=log_dir)
         if code:
             sys.exit(code)
 

@@ -25,6 +25,7 @@ COMMANDS = [
     "score-text",
     "alerts",
     "board",
+    "dlq",
     "send",
     "tables",
 ]
@@ -248,7 +249,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    "how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"]
+)
 def test_demo_shows_live_metrics_then_leaves_no_orphans(
     tmp_path: Path, how: signal.Signals
 ) -> None:
@@ -261,8 +264,13 @@ def test_demo_shows_live_metrics_then_leaves_no_orphans(
     )
     log = (tmp_path / "demo.log").open("wb")
     started = time.monotonic()
+    logs = tmp_path / "logs"
     demo = subprocess.Popen(
-        [*CLI, "demo", "--rate", "200"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+        [*CLI, "demo", "--rate", "200", "--log-dir", str(logs)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         assert wait_port(web, 90), (tmp_path / "demo.log").read_text()
@@ -280,7 +288,17 @@ def test_demo_shows_live_metrics_then_leaves_no_orphans(
         assert len(children) >= 3  # broker (and its Tansu), worker, generator
     finally:
         demo.send_signal(how)
+        stop = time.monotonic()
         demo.wait(30)
+        stopped = time.monotonic() - stop
+    text = (tmp_path / "demo.log").read_text()
+    assert f"{logs}/" in text and "metrics" in text  # says where the logs and URLs are
+    assert (logs / "worker.log").stat().st_size > 0 and (logs / "broker.log").exists()
+    assert "Worker ready" not in text  # the children's output is in their logs only
+    if how != signal.SIGKILL:
+        assert demo.returncode == 0 and "demo: stopped in" in text, text[-2000:]
+        assert stopped < 10, f"stopping took {stopped:.1f} s"
+        print(f"demo: stopped {stopped:.1f} s after {how.name}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(_alive(p) for p in children):
         time.sleep(0.5)
@@ -294,8 +312,7 @@ def test_demo_with_its_web_port_taken_starts_nothing(broker: str, tmp_path: Path
         os.environ,
         SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{free_port()}",
         SOCIALPULSE_WEB_PORT=busy,
-        SOCIALPULSE_DEMO_LOG_DIR=str(tmp_path),
     )
-    result = run("demo", env=env, timeout=30)
+    result = run("demo", "--log-dir", str(tmp_path), env=env, timeout=30)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"port {busy}" in result.stderr and "starting" not in result.stdout
