@@ -15,8 +15,17 @@ $(BIN)/socialpulse: pyproject.toml
 	$(BIN)/pip install --quiet -e examples/socialpulse-ticks  # the example producer plug-in
 	@touch $@
 
-demo: $(BIN)/socialpulse  ## install and run `socialpulse demo` (broker, worker, generator)
-	$(BIN)/socialpulse demo
+# the demo's own virtualenv: runtime dependencies only (no test, lint or bench tools)
+DEMO_VENV ?= .venv-demo
+
+$(DEMO_VENV)/bin/socialpulse: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEMO_VENV)/bin/pip install --quiet -e .
+	@touch $@
+
+demo: $(DEMO_VENV)/bin/socialpulse  ## install (runtime only, in .venv-demo) and run `socialpulse demo`
+	$(DEMO_VENV)/bin/socialpulse demo
 
 lint: $(BIN)/socialpulse  ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
@@ -42,4 +51,4 @@ boards: $(BIN)/socialpulse  ## regenerate grafana/dashboards/*.json from grafana
 	$(BIN)/python -m socialpulse.grafana.build grafana/dashboards
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis
