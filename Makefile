@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test unit integration lint docs boards bench clean
+.PHONY: help demo test unit integration lint docs site boards bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -38,11 +38,14 @@ unit: $(BIN)/socialpulse  ## unit tests only (no broker)
 integration: $(BIN)/socialpulse  ## integration tests only (embedded broker, real processes)
 	$(BIN)/pytest -q tests/integration
 
-test: lint  ## lint, then every test
+test: lint site  ## lint, build the docs site, then every test
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
-docs: $(BIN)/socialpulse  ## regenerate the README's generated tables
-	$(BIN)/python -m socialpulse.agents.docs README.md
+docs: $(BIN)/socialpulse  ## regenerate the generated tables of docs/ (metrics, settings)
+	$(BIN)/python -m socialpulse.agents.docs docs
+
+site: $(BIN)/socialpulse  ## build the documentation site from docs/ into site/ (mkdocs, warnings are errors)
+	$(BIN)/mkdocs build --strict --quiet
 
 bench: $(BIN)/socialpulse  ## `socialpulse bench`: throughput side by side; writes bench-results/
 	$(BIN)/socialpulse bench --out bench-results

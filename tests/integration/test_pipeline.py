@@ -242,7 +242,7 @@ def test_out_of_order_events_land_in_their_minute(stack: Stack) -> None:
 
 
 def test_sync_producer_from_plain_code(stack: Stack) -> None:
-    """The README's blocking SDK example, for code without an event loop."""
+    """The blocking SDK example of docs/events.md, for code without an event loop."""
     stack.start_worker()
     now = time.time()
     with SyncEventProducer(stack.bootstrap, stack.events_topic, max_events=10) as producer:

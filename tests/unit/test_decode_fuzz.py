@@ -7,7 +7,7 @@ orjson (the worker re-encodes events to forward and dead-letter them), and every
 must decode to the same rejection again.
 
 CI runs each property derandomized (a fixed seed per test) with 300 examples. A longer,
-random run for local use (see the README, "Fuzzing")::
+random run for local use (see docs/reliability.md, "Fuzzing")::
 
     SOCIALPULSE_FUZZ_EXAMPLES=100000 pytest tests/unit/test_decode_fuzz.py
 
