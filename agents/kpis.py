@@ -1,9 +1,9 @@
 """The KPI catalogue: each KPI's metric name, formula and help, as pure functions.
 
 Every window KPI is a function of one window's counter totals (``counters.C``). A ratio
-whose denominator is zero yields ``None`` and is not exported (docs/kpis.md). The README's
-metric table is generated from ``CATALOGUE`` (``socialpulse metrics-doc``), so it cannot
-drift from the code.
+whose denominator is zero yields ``None`` and is not exported (docs/kpis.md). The metric
+table of docs/kpis.md is generated from ``CATALOGUE`` (``make docs``), so it cannot drift
+from the code.
 """
 
 from __future__ import annotations
