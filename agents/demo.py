@@ -243,7 +243,7 @@ def run_demo(
         except OSError as exc:
             raise DemoError(f"cannot write the logs to {logs}: {exc}") from None
         say = functools.partial(print, file=out, flush=True)
-        say(f"demo: live board {base}/   metrics {base}/metrics")
+        say(f"demo: live board: {base}/   metrics: {base}/metrics")
         say(f"demo: the broker's, worker's and generator's output go to {logs}/*.log")
         if port_open(host, port):
             say(f"demo: using the broker that answers at {host}:{port}")

@@ -292,7 +292,7 @@ def test_demo_shows_live_metrics_then_leaves_no_orphans(
         demo.wait(30)
         stopped = time.monotonic() - stop
     text = (tmp_path / "demo.log").read_text()
-    assert f"{logs}/" in text and "metrics" in text  # says where the logs and URLs are
+    assert f"{logs}/" in text and f"live board: http://127.0.0.1:{web}/ " in text
     assert (logs / "worker.log").stat().st_size > 0 and (logs / "broker.log").exists()
     assert "Worker ready" not in text  # the children's output is in their logs only
     if how != signal.SIGKILL:
