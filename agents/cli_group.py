@@ -120,7 +120,9 @@ def brokers_answering(bootstrap: str) -> bool:
     return False
 
 
-def worker_preflight(settings: Settings, web_bind: str | None, web_port: int | None) -> None:
+def worker_preflight(
+    settings: Settings, web_bind: str | None, web_port: int | None, *, web: bool = True
+) -> None:
     """Raise a one-line ClickException when the worker could not start."""
     if not brokers_answering(settings.bootstrap):
         raise click.ClickException(
@@ -129,7 +131,7 @@ def worker_preflight(settings: Settings, web_bind: str | None, web_port: int | N
         )
     host = web_bind or settings.web_host
     port = settings.web_port if web_port is None else web_port
-    if port and port_taken(host, port):
+    if web and port and port_taken(host, port):
         raise click.ClickException(
             f"port {port} on {host} is taken (another worker or demo?); stop it, or give this "
             "worker another one with SOCIALPULSE_WEB_PORT=... or --web-port"
@@ -182,7 +184,8 @@ def _dress_worker(worker: click.Command, settings: Settings) -> None:
 
     @functools.wraps(original)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        worker_preflight(settings, kwargs.get("web_bind"), kwargs.get("web_port"))
+        web = kwargs.get("with_web", True)
+        worker_preflight(settings, kwargs.get("web_bind"), kwargs.get("web_port"), web=web)
         return original(*args, **kwargs)
 
     worker.callback = checked
