@@ -316,3 +316,57 @@ def test_demo_with_its_web_port_taken_starts_nothing(broker: str, tmp_path: Path
     result = run("demo", "--log-dir", str(tmp_path), env=env, timeout=30)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"port {busy}" in result.stderr and "starting" not in result.stdout
+
+
+def test_demo_in_a_terminal_redraws_in_place_with_urls_and_logs(tmp_path: Path) -> None:
+    """The terminal view, in a real pseudo-terminal: one clear, then frames drawn in place
+    that keep the URLs; nothing of the children's output; Ctrl-C stops it all in order."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    port, web = free_port(), free_port()
+    env = dict(
+        os.environ,
+        SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}",
+        SOCIALPULSE_WEB_PORT=str(web),
+        SOCIALPULSE_APP_ID="demo-tty",
+    )
+    logs = tmp_path / "logs"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the demo, on the terminal
+        os.execve(CLI[0], [*CLI, "demo", "--rate", "150", "--log-dir", str(logs)], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    data, started, sent = b"", time.monotonic(), None
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        if sent is None and (
+            b"acme" in data.rsplit(b"\x1b[H", 1)[-1] or time.monotonic() - started > 90
+        ):
+            time.sleep(3)  # a few more frames
+            os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
+            sent = time.monotonic()
+        if sent is not None and time.monotonic() - sent > 30:
+            break
+    _, status = os.waitpid(pid, 0)
+    text = data.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    frames = text.split("\x1b[H")
+    assert len(frames) >= 3 and text.count("\x1b[2J") == 1  # cleared once, then in place
+    last = frames[-1]
+    assert f"live board  http://127.0.0.1:{web}/" in last and f"{logs}/" in last
+    assert "acme" in last and "alerts (newest last)" in last
+    for noise in ("ProduceRequest", "[INFO]", "Traceback"):
+        assert noise not in text  # the children's output is in their log files
+    assert "demo: stopped in" in last
+    assert (logs / "worker.log").stat().st_size > 0
