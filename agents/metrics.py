@@ -18,7 +18,17 @@ class Metrics:
         self.registry = registry
         self.events = Counter(
             "socialpulse_events",
-            "Events counted into the KPIs since the worker started, by brand, platform, kind.",
+            "Events counted into the KPIs, by brand, platform, kind: 1 per event, whatever its "
+            "count field (a pre-aggregated event of count 500 adds 1; its volume goes to "
+            "socialpulse_event_volume_total). rate() of it is the pipeline's events/s.",
+            ["brand", "platform", "kind"],
+            registry=registry,
+        )
+        self.volume = Counter(
+            "socialpulse_event_volume",
+            "Volume the events counted into the KPIs stand for, by brand, platform, kind: the "
+            "sum of their count field (an event of count 500 adds 500; socialpulse_events_total "
+            "adds 1). rate() of it is likes/s, impressions/s ... as the KPIs count them.",
             ["brand", "platform", "kind"],
             registry=registry,
         )

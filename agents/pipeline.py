@@ -149,8 +149,11 @@ class KpiPipeline:
             labels = (ev["brand"], platform, ev["kind"])
             counts[labels] += 1
             volumes[labels] += ev["count"]
-        for labels, n in volumes.items():
+        # issue 18: events_total counts events (1 each), event_volume_total sums `count`
+        for labels, n in counts.items():
             self.metrics.events.labels(*labels).inc(n)
+        for labels, n in volumes.items():
+            self.metrics.volume.labels(*labels).inc(n)
         for brand, n in out.duplicates.items():
             self.metrics.duplicates.labels(brand).inc(n)
         self.metrics.brands.set(len(state.brands))

@@ -1,7 +1,7 @@
 """The one settings object of socialpulse, read from ``SOCIALPULSE_*`` environment variables.
 
 Every process (worker, generator, replay, demo, tests) builds its settings here, so the
-variable names in the README, docker-compose.yml and the tests are the same ones.
+variable names in docs/, docker-compose.yml and the tests are the same ones.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ class Settings(BaseSettings):
     platform_cap: int = Field(20, ge=1, description="Platform label values per brand, then other.")
     campaign_cap: int = Field(50, ge=1, description="Campaign label values per brand, then other.")
     session_timeout: float = Field(
-        10.0, gt=0, description="Kafka consumer session timeout (seconds); see README."
+        10.0, gt=0, description="Kafka consumer session timeout (seconds); see docs/deployment.md."
     )
     enrich: bool = Field(
         True,

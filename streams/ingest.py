@@ -1,4 +1,4 @@
-"""HTTP ingest: ``POST /events`` puts contract events (EVENTS.md) on the events topic.
+"""HTTP ingest: ``POST /events`` puts contract events (docs/events.md) on the events topic.
 
     SOCIALPULSE_INGEST_TOKEN=s3cret socialpulse ingest
     curl -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \\

@@ -109,7 +109,12 @@ def test_unkeyed_librdkafka_envelopes_duplicates_and_bad_input(stack: Stack) -> 
     assert kpi(s, "socialpulse_net_sentiment_ratio", "acme") == 0.0
     assert kpi(s, "socialpulse_impressions", "acme", platform="x") == 50
     assert kpi(s, "socialpulse_impressions", "globex") == 7
-    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 50
+    # 5 events of count 10: 5 events, a volume of 50
+    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 5
+    assert (
+        value(s, "socialpulse_event_volume_total", brand="acme", platform="x", kind="impression")
+        == 50
+    )
     assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="like") == 2
     assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 2
     rejected = {
@@ -237,7 +242,7 @@ def test_out_of_order_events_land_in_their_minute(stack: Stack) -> None:
 
 
 def test_sync_producer_from_plain_code(stack: Stack) -> None:
-    """The README's blocking SDK example, for code without an event loop."""
+    """The blocking SDK example of docs/events.md, for code without an event loop."""
     stack.start_worker()
     now = time.time()
     with SyncEventProducer(stack.bootstrap, stack.events_topic, max_events=10) as producer:
