@@ -341,6 +341,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
             max_event_bytes=settings.max_message_bytes - 2,
             wait=not no_wait,
             ack_timeout=settings.ingest_ack_timeout,
+            max_in_flight=settings.ingest_max_in_flight,
+            max_held=settings.ingest_max_held_bytes,
         )
         producer = http.DeliveryProducer(
             settings.bootstrap,
