@@ -204,7 +204,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("bench-results"),
         show_default=True,
-        help="Folder for bench.json and bench.png.",
+        help="Folder for bench.json and bench.png (the chart needs matplotlib: "
+        "pip install 'socialpulse[bench]').",
     )
     @click.option("--profile", is_flag=True, default=False, help="py-spy the enveloped row.")
     def bench(events: int, single: int, latency_seconds: float, out: Path, profile: bool) -> None:
