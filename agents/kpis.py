@@ -2,8 +2,8 @@
 
 Every window KPI is a function of one window's counter totals (``counters.C``). A ratio
 whose denominator is zero yields ``None`` and is not exported (KPIS.md). The README's
-metric table is generated from ``CATALOGUE`` (``socialpulse metrics-doc``), so it cannot
-drift from the code.
+metric table is generated from ``CATALOGUE`` by ``make docs`` (``python -m
+socialpulse.agents.docs README.md``), and a unit test fails when it drifts from the code.
 """
 
 from __future__ import annotations
