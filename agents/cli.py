@@ -232,7 +232,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("bench-results"),
         show_default=True,
-        help="Folder for bench.json and bench.png.",
+        help="Folder for bench.json and bench.png (the chart needs matplotlib: "
+        "pip install 'socialpulse[bench]').",
     )
     @click.option("--profile", is_flag=True, default=False, help="py-spy the enveloped row.")
     def bench(events: int, single: int, latency_seconds: float, out: Path, profile: bool) -> None:
@@ -369,6 +370,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
             max_event_bytes=settings.max_message_bytes - 2,
             wait=not no_wait,
             ack_timeout=settings.ingest_ack_timeout,
+            max_in_flight=settings.ingest_max_in_flight,
+            max_held=settings.ingest_max_held_bytes,
         )
         producer = http.DeliveryProducer(
             settings.bootstrap,

@@ -185,6 +185,23 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest `POST /events` body in bytes (413 above)."
     )
+    ingest_max_in_flight: int = Field(
+        64,
+        ge=1,
+        description=(
+            "Most `POST /events` requests held at once (body read, events not yet on the "
+            "broker); beyond it 503 with `Retry-After`."
+        ),
+    )
+    ingest_max_held_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Most bytes of `POST /events` bodies held at once (by Content-Length, the body "
+            "limit when none), at least `SOCIALPULSE_INGEST_MAX_BYTES`; beyond it 503 with "
+            "`Retry-After`."
+        ),
+    )
     ingest_ack_timeout: float = Field(
         10.0,
         gt=0,
@@ -285,6 +302,14 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(
         None, description="SASL password. Never logged or shown."
     )
+
+    @model_validator(mode="after")
+    def _ingest_bounds(self) -> Settings:
+        if self.ingest_max_held_bytes < self.ingest_max_bytes:
+            raise ValueError(
+                "SOCIALPULSE_INGEST_MAX_HELD_BYTES must be at least SOCIALPULSE_INGEST_MAX_BYTES"
+            )
+        return self
 
     @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
     @classmethod

@@ -107,3 +107,21 @@ def test_nothing_cites_the_contract_under_its_old_names() -> None:
     for path in sources:
         text = _text(path)
         assert not re.search(r"(?<![/\w])(EVENTS|KPIS)\.md", text), path
+
+
+def test_the_code_names_only_commands_that_exist() -> None:
+    """Docstrings and help texts that say ``socialpulse NAME`` name a real command."""
+    import re
+
+    from socialpulse.agents.cli import build_commands
+
+    commands = {c.name for c in build_commands(Settings())} | {"worker"}  # Faust's own
+    root = ROOT
+    named: dict[str, str] = {}
+    for folder in ("agents", "streams", "alerts", "grafana", "bench"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for name in re.findall(r"`socialpulse ([a-z][a-z-]*)", text):
+                named.setdefault(name, str(path.relative_to(root)))
+    unknown = {name: where for name, where in named.items() if name not in commands}
+    assert named and not unknown, f"commands that do not exist: {unknown}"
