@@ -158,7 +158,7 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
-        self.changelog_write_errors = Counter(
+        self.state_write_errors = Counter(
             "socialpulse_state_write_errors",
             "Batch records of the state log the producer gave up on (a broker away longer "
             "than producer_request_timeout); the worker then stops, and a restart recovers.",

@@ -131,7 +131,7 @@ class KpiPipeline:
         except StateLogError as exc:
             # The state held here is ahead of the log; going on would make later records
             # cover events whose state is lost. Stop: a restart recovers exactly.
-            self.metrics.changelog_write_errors.inc()
+            self.metrics.state_write_errors.inc()
             log.critical("%s; stopping the worker so that a restart recovers exactly", exc)
             await self.app.crash(exc)
             raise
