@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
 #: per-process pipeline series, not KPIs: they restart from zero with the process
-NOT_KPIS = ("socialpulse_events_", "socialpulse_alert")
+NOT_KPIS = ("socialpulse_events_", "socialpulse_event_volume_", "socialpulse_alert")
 
 Message = tuple[bytes, bytes, int]  # key, value, partition
 
