@@ -123,10 +123,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         assert wait_port(prom_port, 30), prom_log.read_text()
         assert wait_port(web, 120), demo_log.read_text()
         firing = None
-        rule = f'ALERTS{{alertname="SocialPulseAlert",brand="{CRISIS_BRAND}",alertstate="firing"}}'
+        # the crisis is a negative burst: other rules (negative_exposure) may fire before it,
+        # so wait for this one rule, on the worker's gauge and in Prometheus' alert rule
+        crisis = f'brand="{CRISIS_BRAND}",rule="negative_sentiment"'
+        rule = f'ALERTS{{alertname="SocialPulseAlert",{crisis},alertstate="firing"}}'
         while time.monotonic() - started < 300:
             assert demo.poll() is None, demo_log.read_text()[-3000:]
-            gauge = f'socialpulse_alert_firing{{brand="{CRISIS_BRAND}"}} == 1'
+            gauge = f"socialpulse_alert_firing{{{crisis}}} == 1"
             if server.instant(gauge) and server.instant(rule):  # the rule has evaluated it too
                 server.firing_at = time.time()
                 firing = time.monotonic() - started
