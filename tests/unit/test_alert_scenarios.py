@@ -35,9 +35,7 @@ def run(
         while j < len(ordered) and ordered[j]["ts"] < end:
             j += 1
         result = state.apply([validate_event(dict(ev)) for ev in ordered[i:j]])
-        engine.observe(result.accepted)
-        for brand in sorted({ev["brand"] for ev in result.accepted}):
-            alerts += engine.evaluate(brand, state.brands[brand])
+        alerts += engine.detect(result.accepted, state.brands)
         i = j
     return alerts
 
