@@ -32,6 +32,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import add
 from typing import Any
 
 from socialpulse.agents.counters import C, N, contributions
@@ -113,11 +114,9 @@ class Watch:
 
 
 def _sum(held: dict[int, array[float]], first: int, last: int) -> Window:
-    short = _short()
+    short: list[float] = [0.0] * len(USED)
     for key in minutes_between(held, first, last):
-        for k, v in enumerate(held[key]):
-            if v:
-                short[k] += v
+        short = list(map(add, short, held[key]))
     total = [0.0] * N
     for index, k in SLOT.items():
         total[index] = short[k]
@@ -221,6 +220,8 @@ class AlertEngine:
                     slot = SLOT.get(index)
                     if slot is not None:
                         held[slot] -= amount
+        for m in [m for m, held in watch.minutes.items() if not any(abs(v) > 1e-6 for v in held)]:
+            del watch.minutes[m]  # only this batch's events: nothing from before it
         for m, short in watch.minutes.items():  # the minute as if it came at its start
             watch.steps[m * self.per_minute] = array("d", short)
         if watch.minutes:
@@ -374,36 +375,47 @@ class AlertEngine:
         # negatives among n events against a binomial law at the baseline share (raised by
         # its usual spread between windows): firing means p < ALPHA by chance
         p0 = min(max(base.mean + base.std(), 0.02), 0.95)
+        floor = base.mean + t.negative_share_rise
         judged = []
         for win in (w, short):
             n = int(win[C.sentiment_events])
             share = win.share_negative()
-            threshold = max(binomial_threshold(n, p0), base.mean + t.negative_share_rise)
-            if above is not None:
-                threshold = min(threshold, above) if base.ready else above
-            fire = (
+            possible = (
                 share is not None
                 and n >= t.min_sentiment_events
                 and (base.ready or above is not None)
-                and share >= threshold
             )
+            if above is not None and not base.ready:
+                threshold = above
+            else:  # the binomial bound only when the share could reach it (judged per step)
+                threshold = floor if above is None else min(floor, above)
+                if possible and share is not None and share >= threshold:
+                    threshold = max(binomial_threshold(n, p0), floor)
+                    if above is not None:
+                        threshold = min(threshold, above)
+            fire = possible and share is not None and share >= threshold
             judged.append((fire, share, threshold))
         fire, share, threshold = judged[1] if judged[1][0] and not judged[0][0] else judged[0]
-        # back to normal: a share the baseline gives one time in a hundred, at most
-        n = int(w[C.sentiment_events])
-        clear_at = max(
-            base.mean + t.negative_share_rise / 2,
-            binomial_threshold(n, min(max(base.mean, 0.02), 0.95), 0.01),
-        )
-        if above is not None:
-            clear_at = min(clear_at, 0.9 * above)
         long_share = judged[0][1]
+        clear = True  # read only while the rule fires
+        if self.lifecycle.is_firing(brand, "negative_sentiment"):
+            # back to normal: a share the baseline gives one time in a hundred, at most
+            n = int(w[C.sentiment_events])
+            clear_at = max(
+                base.mean + t.negative_share_rise / 2,
+                binomial_threshold(n, min(max(base.mean, 0.02), 0.95), 0.01),
+            )
+            if above is not None:
+                clear_at = min(clear_at, 0.9 * above)
+            clear = (
+                long_share is None
+                or w[C.sentiment_events] < t.min_sentiment_events
+                or long_share < clear_at
+            )
         severity = "critical" if share is not None and share - base.mean >= 0.3 else "warning"
         return Check(
             fire=fire,
-            clear=long_share is None
-            or w[C.sentiment_events] < t.min_sentiment_events
-            or long_share < clear_at,
+            clear=clear,
             value=round(share or 0.0, 4),
             baseline=round(base.mean, 4) if base.ready else None,
             threshold=round(threshold, 4),
@@ -468,11 +480,18 @@ class AlertEngine:
         below = self._limit(brand, "engagement_collapse", "below")
         # engagements among the window's impressions against a binomial law at 70 % of the
         # usual rate: firing means the rate is this low by chance with p < ALPHA
-        threshold = min(
-            t.collapse_factor * base.mean, binomial_low_threshold(int(imps), 0.7 * base.mean)
-        )
+        # the binomial bound only when the rate could fall to it, or to clear a firing alert
+        threshold = t.collapse_factor * base.mean
         if below is not None:
             threshold = max(threshold, below) if base.ready else below
+        if (rate is not None and rate <= threshold) or self.lifecycle.is_firing(
+            brand, "engagement_collapse"
+        ):
+            threshold = min(
+                t.collapse_factor * base.mean, binomial_low_threshold(int(imps), 0.7 * base.mean)
+            )
+            if below is not None:
+                threshold = max(threshold, below) if base.ready else below
         holding = imps >= t.min_impressions and imps >= 0.5 * imps_base.mean
         fire = (
             rate is not None and holding and (base.ready or below is not None) and rate <= threshold
