@@ -97,3 +97,30 @@ def test_a_burst_in_150_minutes_of_history_in_one_batch_or_minute_by_minute() ->
     assert backfill == live
     fired = [at for _b, rule, state, at, _ in live if rule == "negative_sentiment"]
     assert fired and 0 < fired[0] - start <= 60
+
+
+def test_the_detectors_read_a_batch_in_arrival_order_when_texts_are_scored_apart() -> None:
+    """The core counts a batch's texts after its other events while a helper scores them;
+    the detectors still get the events in the order they came."""
+    from tests.fakes import event
+
+    def enricher(texts: list[dict[str, Any]]) -> Any:
+        async def finish() -> None:
+            for ev in texts:
+                ev.update(sentiment=-0.5, lang="en", hashtags=[])
+
+        return finish()
+
+    h = Harness(1, enricher=enricher)
+    stamps = [T0 + 5 * k for k in range(30)]
+    h.produce_events(
+        [
+            event("mention", ts=ts, text="bad", platform="x") if k % 3 else event(ts=ts, count=5)
+            for k, ts in enumerate(stamps)
+        ],
+        envelope=30,
+    )
+    worker = h.start_worker([0])
+    batch = h.next_batch(worker, 1)
+    out = asyncio.run(worker.core.process(batch))
+    assert [ev["ts"] for ev in out.accepted] == stamps
