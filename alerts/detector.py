@@ -231,19 +231,26 @@ class AlertEngine:
     def _add(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
         """Count one event into the detectors' totals, evidence and platform clocks."""
         ts = ev["ts"]
-        minute = int(ts // 60)
-        by_minute = watch.minutes.get(minute)
-        if by_minute is None:
-            by_minute = watch.minutes[minute] = _short()
-        step = int(ts // self.step)
-        by_step = watch.steps.get(step)
-        if by_step is None:
-            by_step = watch.steps[step] = _short()
-        for index, amount in contributions(ev):  # type: ignore[arg-type]
-            k = SLOT.get(index)
-            if k is not None:
-                by_minute[k] += amount
-                by_step[k] += amount
+        assert watch.watermark is not None
+        minute, step = int(ts // 60), int(ts // self.step)
+        held: list[array[float]] = []
+        # a late event older than what is held reads in no window to come: not kept
+        if minute >= int(watch.watermark // 60) - self.hold:
+            by_minute = watch.minutes.get(minute)
+            if by_minute is None:
+                by_minute = watch.minutes[minute] = _short()
+            held.append(by_minute)
+        if step > int(watch.watermark // self.step) - self.hold_steps:
+            by_step = watch.steps.get(step)
+            if by_step is None:
+                by_step = watch.steps[step] = _short()
+            held.append(by_step)
+        if held:
+            for index, amount in contributions(ev):  # type: ignore[arg-type]
+                k = SLOT.get(index)
+                if k is not None:
+                    for vec in held:
+                        vec[k] += amount
         self.evidence.add(brand, ev)
         platform = ev["platform"]
         if ev["ts"] > watch.platform_last.get(platform, float("-inf")):

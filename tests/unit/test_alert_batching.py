@@ -124,3 +124,20 @@ def test_the_detectors_read_a_batch_in_arrival_order_when_texts_are_scored_apart
     batch = h.next_batch(worker, 1)
     out = asyncio.run(worker.core.process(batch))
     assert [ev["ts"] for ev in out.accepted] == stamps
+
+
+def test_the_detectors_totals_stay_bounded_with_late_events() -> None:
+    """Events up to 9 minutes late, for 6 hours: the detectors keep their hold, no more."""
+    from socialpulse.alerts.detector import AlertEngine
+    from socialpulse.streams.validation import validate_event
+    from tests.fakes import event
+
+    engine = AlertEngine(clock=lambda: 0.0)
+    for k in range(6 * 360):
+        ts = T0 + 10 * k
+        engine.detect(
+            [validate_event(event("mention", ts=t, platform="x")) for t in (ts, ts - 540)]
+        )
+    watch = engine.watches["acme"]
+    assert len(watch.steps) <= engine.hold_steps + 1
+    assert len(watch.minutes) <= engine.hold + 1
