@@ -96,8 +96,7 @@ class KpiPipeline:
                 self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
                 if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
                     await self._snapshot(partition)
-        self.alerting.observe(out.accepted)
-        await self.alerting.evaluate(out.touched, self.state.brands)
+        await self.alerting.detect(out.accepted, self.state.brands)
         self._count(out, len(messages))
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)

@@ -134,7 +134,7 @@ def test_crisis_scenarios_through_the_broker(stack: Stack, hook: Hook, tmp_path:
     # the wall-clock delay is a figure, not a check (it depends on the machine): the check
     # is in event time, and the wait above fails a build whose alert never comes
     print(f"\nnegative burst: {event_delay:.0f} s event time, {wall_delay:.2f} s wall clock")
-    assert 0 <= event_delay <= 90  # 20-s slices: detection is per batch
+    assert 0 <= event_delay <= 90  # judged when a later event closes its step
     assert alert["state"] == "firing" and alert["crisis"] is True
     assert alert["severity"] in ("warning", "critical")
     assert alert["value"] >= alert["threshold"] > alert["baseline"]
