@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help demo test unit integration lint docs boards bench clean
+.PHONY: help demo test unit integration lint docs site boards bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -15,8 +15,17 @@ $(BIN)/socialpulse: pyproject.toml
 	$(BIN)/pip install --quiet -e examples/socialpulse-ticks  # the example producer plug-in
 	@touch $@
 
-demo: $(BIN)/socialpulse  ## install and run `socialpulse demo` (broker, worker, generator)
-	$(BIN)/socialpulse demo
+# the demo's own virtualenv: runtime dependencies only (no test, lint or bench tools)
+DEMO_VENV ?= .venv-demo
+
+$(DEMO_VENV)/bin/socialpulse: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEMO_VENV)/bin/pip install --quiet -e .
+	@touch $@
+
+demo: $(DEMO_VENV)/bin/socialpulse  ## install (runtime only, in .venv-demo) and run `socialpulse demo`
+	$(DEMO_VENV)/bin/socialpulse demo
 
 lint: $(BIN)/socialpulse  ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
@@ -29,11 +38,14 @@ unit: $(BIN)/socialpulse  ## unit tests only (no broker)
 integration: $(BIN)/socialpulse  ## integration tests only (embedded broker, real processes)
 	$(BIN)/pytest -q tests/integration
 
-test: lint  ## lint, then every test
+test: lint site  ## lint, build the docs site, then every test
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
-docs: $(BIN)/socialpulse  ## regenerate the README's generated tables
-	$(BIN)/python -m socialpulse.agents.docs README.md
+docs: $(BIN)/socialpulse  ## regenerate the generated tables of docs/ (metrics, settings)
+	$(BIN)/python -m socialpulse.agents.docs docs
+
+site: $(BIN)/socialpulse  ## build the documentation site from docs/ into site/ (mkdocs, warnings are errors)
+	$(BIN)/mkdocs build --strict --quiet
 
 bench: $(BIN)/socialpulse  ## `socialpulse bench`: throughput side by side; writes bench-results/
 	$(BIN)/socialpulse bench --out bench-results
@@ -42,4 +54,4 @@ boards: $(BIN)/socialpulse  ## regenerate grafana/dashboards/*.json from grafana
 	$(BIN)/python -m socialpulse.grafana.build grafana/dashboards
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

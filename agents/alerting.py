@@ -50,15 +50,10 @@ class AlertStage:
     def _delivered(self, kind: str, outcome: str) -> None:
         self.metrics.alert_deliveries.labels(kind, outcome).inc()
 
-    def observe(self, events: Iterable[dict[str, Any]]) -> None:
-        self.engine.observe(events)
-
-    async def evaluate(self, brands: Iterable[str], states: dict[str, BrandState]) -> None:
-        for brand in brands:
-            bs = states.get(brand)
-            if bs is not None:
-                for alert in self.engine.evaluate(brand, bs):
-                    await self.publish(alert)
+    async def detect(self, events: Iterable[dict[str, Any]], states: dict[str, BrandState]) -> None:
+        """Step the detectors through the minutes a batch's counted events close."""
+        for alert in self.engine.detect(events, states):
+            await self.publish(alert)
 
     async def check_silence(self, states: dict[str, BrandState]) -> None:
         for alert in self.engine.check_silence(states):

@@ -150,6 +150,9 @@ def create_app(
     async def producers_silent() -> None:
         """Brands whose producers stopped sending altogether (wall clock)."""
         await app.pipeline.alerting.check_silence(app.pipeline.state.brands)
+        # between batches too (after a rebalance or a broker restart the state changes
+        # before the next batch comes)
+        app.metrics.brands.set(len(app.pipeline.state.brands))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -31,7 +31,8 @@ through these named steps, in this order:
     with the partition's next offset. The batch's state is durable once the runtime has
     written these records; until then, a crash re-reads the batch.
 
-The alert step (``detect``) reads the output's accepted events and touched brands.
+The alert step (``detect``) reads the output's accepted events, in arrival order (also
+when they were counted in two passes), and steps through the minutes they close.
 """
 
 from __future__ import annotations
@@ -228,6 +229,9 @@ class BatchCore:
         else:
             await self._step("enrich")
             results.append(self._count(events, out, sources))
+        if len(results) > 1:  # counted in two passes: the detectors read arrival order
+            order = {id(ev): i for i, ev in enumerate(events)}
+            out.accepted.sort(key=lambda ev: order[id(ev)])
         await self._step("count")
         self._persist(messages, out, results)
         await self._step("persist")

@@ -8,6 +8,7 @@ and ``board``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import sys
 from pathlib import Path
@@ -20,11 +21,20 @@ from pydantic import ValidationError
 from socialpulse.agents.app import create_app
 from socialpulse.agents.board_prometheus import board_command
 from socialpulse.agents.broker import BrokerError, run_broker
+from socialpulse.agents.cli_group import dress
 from socialpulse.agents.demo import DemoPlan, run_demo
+from socialpulse.agents.dlq import (
+    DlqError,
+    parse_since,
+    read_dead_letters,
+    replayable,
+    values_from_lines,
+)
 from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.settings import ConfigFileError, Settings
 from socialpulse.streams import builtin_plugins, plugins
 from socialpulse.streams.builtin_plugins import GENERATOR_OPTIONS, REPLAY_OPTIONS, synthetic_stream
+from socialpulse.streams.contract import REASONS
 from socialpulse.streams.producer import EventProducer
 
 
@@ -166,14 +176,32 @@ def build_commands(settings: Settings) -> list[click.Command]:
         show_default=True,
         help="Seconds after the history that the crisis begins.",
     )
+    @click.option(
+        "--log-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Folder for the broker's, worker's and generator's logs  "
+        "[default: $TMPDIR/socialpulse-demo]",
+    )
     def demo(
-        rate: float, brands: int, seed: int, history: float, crisis: bool, crisis_in: float
+        rate: float,
+        brands: int,
+        seed: int,
+        history: float,
+        crisis: bool,
+        crisis_in: float,
+        log_dir: Path | None,
     ) -> None:
-        """Start broker, worker and generator; show live KPIs. Ctrl-C stops everything."""
+        """Start broker, worker and generator; show live KPIs and alerts. Ctrl-C stops all.
+
+        The terminal shows the board's and the metrics' URLs, the KPI table and the alerts;
+        the children's output goes to log files (see --log-dir). It checks first that the
+        worker's web port (SOCIALPULSE_WEB_PORT) is free; a broker that already answers on
+        SOCIALPULSE_BROKER is used, otherwise the embedded one is started."""
         if rate <= 0:
             raise click.BadParameter("must be positive", param_hint="--rate")
         plan = DemoPlan(rate, brands, seed, history, crisis, crisis_in)
-        code = run_demo(settings, plan)
+        code = run_demo(settings, plan, log_dir=log_dir)
         if code:
             sys.exit(code)
 
@@ -204,7 +232,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("bench-results"),
         show_default=True,
-        help="Folder for bench.json and bench.png.",
+        help="Folder for bench.json and bench.png (the chart needs matplotlib: "
+        "pip install 'socialpulse[bench]').",
     )
     @click.option("--profile", is_flag=True, default=False, help="py-spy the enveloped row.")
     def bench(events: int, single: int, latency_seconds: float, out: Path, profile: bool) -> None:
@@ -385,6 +414,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
             max_event_bytes=settings.max_message_bytes - 2,
             wait=not no_wait,
             ack_timeout=settings.ingest_ack_timeout,
+            max_in_flight=settings.ingest_max_in_flight,
+            max_held=settings.ingest_max_held_bytes,
         )
         producer = http.DeliveryProducer(
             settings.bootstrap,
@@ -419,8 +450,167 @@ def build_commands(settings: Settings) -> list[click.Command]:
 
         _run(run())
 
+    @click.group(invoke_without_command=True)
+    @click.option(
+        "--reason",
+        "reasons",
+        multiple=True,
+        type=click.Choice(REASONS),
+        metavar="REASON",
+        help="Only dead letters of this reason (repeatable): " + ", ".join(REASONS) + ".",
+    )
+    @click.option(
+        "--since",
+        default=None,
+        help="Only those since: a duration ago (30s, 10m, 2h, 1d) or an ISO 8601 time.",
+    )
+    @click.option("--follow", "-f", is_flag=True, default=False, help="Keep printing new ones.")
+    @click.option("--json", "as_json", is_flag=True, default=False, help="One JSON object a line.")
+    @click.option(
+        "--idle",
+        type=click.FloatRange(min=0.1),
+        default=2.0,
+        show_default=True,
+        help="Seconds without a new record after which the topic counts as read through.",
+    )
+    @click.pass_context
+    def dlq(
+        ctx: click.Context,
+        reasons: tuple[str, ...],
+        since: str | None,
+        follow: bool,
+        as_json: bool,
+        idle: float,
+    ) -> None:
+        """Print the dead letters: what the worker rejected, why, where it came from.
+
+        Each shows its reason and detail (see docs/events.md#rejections), the source
+        topic, partition and offset, and the original value. Reads SOCIALPULSE_DLQ_TOPIC
+        on SOCIALPULSE_BROKER (Kafka or the embedded broker), without a consumer group.
+
+        \b
+        Examples:
+          socialpulse dlq --reason invalid_json --since 1h
+          socialpulse dlq --json > dead.jsonl   # fix the values, then:
+          socialpulse dlq replay dead.jsonl
+        """
+        if ctx.invoked_subcommand is not None:
+            return
+        since_t = _since(since)
+        out = click.get_binary_stream("stdout")
+        counts: collections.Counter[str] = collections.Counter()
+
+        async def run() -> None:
+            async for letter in read_dead_letters(
+                settings, reasons=reasons, since=since_t, follow=follow, idle=idle
+            ):
+                counts[letter.reason] += 1
+                if as_json:
+                    out.write(letter.as_json() + b"\n")
+                else:
+                    out.write(letter.text().encode() + b"\n\n")
+                out.flush()
+
+        try:
+            _run(run())
+        except DlqError as exc:
+            raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            return
+        by_reason = ", ".join(f"{r} {n:,}" for r, n in counts.most_common())
+        click.echo(
+            f"dlq: {sum(counts.values()):,} dead letters in {settings.dlq_topic!r}"
+            + (f" ({by_reason})" if by_reason else ""),
+            err=True,
+        )
+
+    @dlq.command("replay")
+    @click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
+    @click.option(
+        "--reason",
+        "reasons",
+        multiple=True,
+        type=click.Choice(REASONS),
+        metavar="REASON",
+        help="Without FILE: send the dead letters of this reason again, as they are.",
+    )
+    @click.option("--since", default=None, help="Without FILE: only those since (as dlq).")
+    @click.option(
+        "--idle",
+        type=click.FloatRange(min=0.1),
+        default=2.0,
+        show_default=True,
+        help="Seconds without a new record after which the topic counts as read through.",
+    )
+    def dlq_replay(file: Any, reasons: tuple[str, ...], since: str | None, idle: float) -> None:
+        """Send fixed dead letters back to the events topic.
+
+        FILE holds JSON lines: records of `socialpulse dlq --json` whose value you fixed,
+        or plain events / envelopes. Without FILE, the dead letters of --reason are sent
+        again as they are (after fixing what refused them, say the worker's config).
+        Every event is checked against docs/events.md first: those still broken are
+        refused here, with their line, and the exit status is 1.
+        """
+        if file is None and not reasons:
+            raise click.UsageError(
+                "say what to send: a FILE of fixed dead letters (from `socialpulse dlq "
+                "--json`), or --reason REASON to send those dead letters again as they are"
+            )
+        from socialpulse.streams.validation import Invalid
+
+        since_t = _since(since)
+        sent = 0
+        refused: collections.Counter[str] = collections.Counter()
+
+        async def run() -> None:
+            nonlocal sent
+            producer = _producer(settings)
+            await _with_broker(producer.start(), settings)
+            try:
+                if file is not None:
+                    values = list(values_from_lines(file))
+                else:
+                    values = [
+                        (letter.offset, letter.value)
+                        async for letter in read_dead_letters(
+                            settings, reasons=reasons, since=since_t, idle=idle
+                        )
+                    ]
+                where = "line" if file is not None else "offset"
+                for n, value in values:
+                    try:
+                        events = replayable(value)
+                    except ValueError as exc:
+                        refused["invalid_json"] += 1
+                        click.echo(f"  refused {where} {n}: {exc}", err=True)
+                        continue
+                    for event in events:
+                        try:
+                            await producer.send(event)
+                            sent += 1
+                        except Invalid as exc:
+                            refused[exc.reason] += 1
+                            click.echo(f"  refused {where} {n}: {exc}", err=True)
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+        try:
+            _run(run())
+        except DlqError as exc:
+            raise click.ClickException(str(exc)) from None
+        reasons_text = ", ".join(f"{r} {n:,}" for r, n in refused.most_common())
+        click.echo(
+            f"dlq replay: sent {sent:,} events to {settings.events_topic!r}; "
+            f"refused {sum(refused.values()):,}" + (f" ({reasons_text})" if reasons_text else "")
+        )
+        if refused:
+            sys.exit(1)
+
     return [
         broker,
+        dlq,
         generate,
         replay,
         produce,
@@ -488,6 +678,15 @@ class PluginGroup(click.Group):
         return plugin.command(run)
 
 
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+
+
 def _run(coro: Any) -> Any:
     try:
         return asyncio.run(coro)
@@ -511,6 +710,7 @@ def main() -> None:
     app = create_app(settings)
     for command in build_commands(settings):
         faust_cli.add_command(command)
+    dress(faust_cli, settings)
     app.main()
 
 

@@ -66,7 +66,7 @@ class _Index:
 
 C: Any = _Index()
 
-#: polarity thresholds of KPIS.md
+#: polarity thresholds of docs/kpis.md
 POSITIVE_ABOVE: Final = 0.05
 NEGATIVE_BELOW: Final = -0.05
 

@@ -1,8 +1,10 @@
-"""README tables generated from the code's own catalogue and settings, so they cannot drift.
+"""Tables of the documentation generated from the code's own catalogue and settings, so
+they cannot drift: the metrics (docs/kpis.md) and the settings (docs/configuration.md).
 
-    python -m socialpulse.agents.docs README.md   # rewrite the generated sections in place
+    python -m socialpulse.agents.docs docs      # rewrite the generated sections in place
 
-A test fails when the README's sections differ from what this module generates.
+Each section lies between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in one page of
+``docs/``. A test fails when a page's sections differ from what this module generates.
 """
 
 from __future__ import annotations
@@ -64,23 +66,44 @@ def settings_markdown() -> str:
 SECTIONS = {"metrics": metrics_markdown, "settings": settings_markdown}
 
 
-def render(readme: str) -> str:
-    """The README text with every generated section brought up to date."""
+def render(text: str, *, require: bool = True) -> str:
+    """``text`` with every generated section it holds brought up to date; with
+    ``require``, every section must be there."""
     for name, make in SECTIONS.items():
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
-        if not pattern.search(readme):
-            raise ValueError(f"README has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
+        if not pattern.search(text):
+            if require:
+                raise ValueError(f"no <!-- {name}:begin --> ... <!-- {name}:end --> section")
+            continue
         head, tail = f"<!-- {name}:begin -->\n", f"<!-- {name}:end -->"
-        readme = pattern.sub(head + make().replace("\\", "\\\\") + "\n" + tail, readme)
-    return readme
+        text = pattern.sub(head + make().replace("\\", "\\\\") + "\n" + tail, text)
+    return text
+
+
+def render_pages(folder: Path) -> dict[Path, str]:
+    """Every page of ``folder`` whose generated sections are out of date, with its new
+    text. Raises ValueError when a section is in no page."""
+    found: set[str] = set()
+    changed: dict[Path, str] = {}
+    for page in sorted(folder.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        found |= {name for name in SECTIONS if f"<!-- {name}:begin -->" in text}
+        new = render(text, require=False)
+        if new != text:
+            changed[page] = new
+    missing = set(SECTIONS) - found
+    if missing:
+        raise ValueError(f"no page of {folder} holds the section(s) {', '.join(sorted(missing))}")
+    return changed
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m socialpulse.agents.docs README.md", file=sys.stderr)
+    if len(argv) != 1 or not Path(argv[0]).is_dir():
+        print("usage: python -m socialpulse.agents.docs docs/", file=sys.stderr)
         return 2
-    path = Path(argv[0])
-    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    for page, text in render_pages(Path(argv[0])).items():
+        page.write_text(text, encoding="utf-8")
+        print(f"updated {page}")
     return 0
 
 

@@ -43,6 +43,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.reader = reader
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.reader.resumed -= set(revoked)
         await self.reader.pipeline.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -59,6 +60,10 @@ class EventsReader(Service):
         self.consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()
         self._last_commit = 0.0
+        #: partitions restored and sought in this generation: the only ones whose
+        #: positions may be committed (before, the state may still be the last
+        #: generation's, and against a broker that came back empty its offsets are wrong)
+        self.resumed: set[TopicPartition] = set()
         #: creates the events topic if it does not exist (the app factory sets it)
         self.declare_topic: Callable[[], Awaitable[Any]] | None = None
 
@@ -116,10 +121,12 @@ class EventsReader(Service):
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         """Restore the assigned partitions and seek each to where its state resumes."""
         assert self.consumer is not None
+        self.resumed = set()
         await self.pipeline.on_assigned(set(assigned))
         positions = await self.pipeline.resume_positions(assigned)
         for tp, offset in positions.items():
             self.consumer.seek(tp, offset)
+        self.resumed = set(assigned)
         mine = sorted(tp.partition for tp in assigned if tp.topic == self.settings.events_topic)
         log.info(
             "partitions %s of %s assigned; resuming at %s",
@@ -166,7 +173,7 @@ class EventsReader(Service):
             return
         self._last_commit = now
         offsets = {}
-        for tp in self.assignment():
+        for tp in self.assignment() & self.resumed:
             position = self.pipeline.next_offset(tp.partition)
             if position is not None:
                 offsets[tp] = position

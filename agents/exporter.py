@@ -47,7 +47,7 @@ RANKED = {
 
 
 class KpiCollector(Collector):
-    """Yields every KPI of every brand in ``state`` as gauges (KPIS.md names).
+    """Yields every KPI of every brand in ``state`` as gauges (docs/kpis.md names).
 
     ``config`` gives competitor groups (share of voice; with none configured every brand
     this worker holds forms one group), goals (headline KPIs), campaign objectives and

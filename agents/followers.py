@@ -2,7 +2,7 @@
 
 A ``followers`` event is a snapshot of the account's total. Follows and unfollows with an
 event time after the snapshot move the total; on a platform that never sent a snapshot,
-every follow and unfollow counts (from 0), as KPIS.md's followers rule says. Changes
+every follow and unfollow counts (from 0), as docs/kpis.md's followers rule says. Changes
 older than the watermark minus the allowed lateness can no longer fall after a future
 snapshot (an older snapshot would be late), so they are folded into one number and
 memory stays bounded.

@@ -1,9 +1,9 @@
 """The KPI catalogue: each KPI's metric name, formula and help, as pure functions.
 
 Every window KPI is a function of one window's counter totals (``counters.C``). A ratio
-whose denominator is zero yields ``None`` and is not exported (KPIS.md). The README's
-metric table is generated from ``CATALOGUE`` (``socialpulse metrics-doc``), so it cannot
-drift from the code.
+whose denominator is zero yields ``None`` and is not exported (docs/kpis.md). The metric
+table of docs/kpis.md is generated from ``CATALOGUE`` (``make docs``), so it cannot drift
+from the code.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ CATALOGUE: Final[tuple[Kpi, ...]] = (
 #: ``socialpulse_sentiment_events{polarity}``: counter index per polarity label
 POLARITIES: Final = (("positive", C.positive), ("negative", C.negative), ("neutral", C.neutral))
 
-#: the headline KPIs (at most six) a brand's goal puts first on the boards (KPIS.md)
+#: the headline KPIs (at most six) a brand's goal puts first on the boards (docs/kpis.md)
 GOAL_KPIS: Final[dict[str, tuple[str, ...]]] = {
     "awareness": (
         "impressions",

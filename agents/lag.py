@@ -2,7 +2,7 @@
 
 Lag is the Kafka definition: the partition's high watermark (the offset the next message
 will get) minus the position the worker has counted up to, per partition it is assigned. Tansu
-0.6 under-reports the high watermark after multi-record batches (see the README), so on
+0.6 under-reports the high watermark after multi-record batches (see docs/deployment.md), so on
 the embedded broker the lag reads low by up to one producer batch.
 """
 

@@ -18,7 +18,17 @@ class Metrics:
         self.registry = registry
         self.events = Counter(
             "socialpulse_events",
-            "Events counted into the KPIs since the worker started, by brand, platform, kind.",
+            "Events counted into the KPIs, by brand, platform, kind: 1 per event, whatever its "
+            "count field (a pre-aggregated event of count 500 adds 1; its volume goes to "
+            "socialpulse_event_volume_total). rate() of it is the pipeline's events/s.",
+            ["brand", "platform", "kind"],
+            registry=registry,
+        )
+        self.volume = Counter(
+            "socialpulse_event_volume",
+            "Volume the events counted into the KPIs stand for, by brand, platform, kind: the "
+            "sum of their count field (an event of count 500 adds 500; socialpulse_events_total "
+            "adds 1). rate() of it is likes/s, impressions/s ... as the KPIs count them.",
             ["brand", "platform", "kind"],
             registry=registry,
         )
@@ -149,7 +159,7 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
-        self.changelog_write_errors = Counter(
+        self.state_write_errors = Counter(
             "socialpulse_state_write_errors",
             "Batch records of the state log the producer gave up on (a broker away longer "
             "than producer_request_timeout); the worker then stops, and a restart recovers.",

@@ -100,8 +100,7 @@ class KpiPipeline:
                 self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
                 if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
                     await self._snapshot(partition)
-        self.alerting.observe(out.accepted)
-        await self.alerting.evaluate(out.touched, self.state.brands)
+        await self.alerting.detect(out.accepted, self.state.brands)
         self._count(out, len(messages))
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -135,7 +134,7 @@ class KpiPipeline:
         except StateLogError as exc:
             # The state held here is ahead of the log; going on would make later records
             # cover events whose state is lost. Stop: a restart recovers exactly.
-            self.metrics.changelog_write_errors.inc()
+            self.metrics.state_write_errors.inc()
             log.critical("%s; stopping the worker so that a restart recovers exactly", exc)
             await self.app.crash(exc)
             raise
@@ -153,8 +152,11 @@ class KpiPipeline:
             labels = (ev["brand"], platform, ev["kind"])
             counts[labels] += 1
             volumes[labels] += ev["count"]
-        for labels, n in volumes.items():
+        # issue 18: events_total counts events (1 each), event_volume_total sums `count`
+        for labels, n in counts.items():
             self.metrics.events.labels(*labels).inc(n)
+        for labels, n in volumes.items():
+            self.metrics.volume.labels(*labels).inc(n)
         for brand, n in out.duplicates.items():
             self.metrics.duplicates.labels(brand).inc(n)
         self.metrics.brands.set(len(state.brands))

@@ -49,6 +49,17 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def port_taken(host: str, port: int) -> bool:
+    """True when ``port`` cannot be bound on ``host`` (another process listens on it)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def wait_port(
     host: str, port: int, seconds: float, proc: subprocess.Popen[bytes] | None = None
 ) -> bool:

@@ -39,7 +39,7 @@ AGE_BANDS: Final = ((13, 17), (18, 24), (25, 34), (35, 44), (45, 54), (55, 64))
 
 
 def age_band(age: int) -> str | None:
-    """KPIS.md's age bands: 13-17, 18-24, 25-34, 35-44, 45-54, 55-64, 65+."""
+    """docs/kpis.md's age bands: 13-17, 18-24, 25-34, 35-44, 45-54, 55-64, 65+."""
     if age >= 65:
         return "65+"
     for low, high in AGE_BANDS:

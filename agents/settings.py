@@ -1,7 +1,7 @@
 """The one settings object of socialpulse, read from ``SOCIALPULSE_*`` environment variables.
 
 Every process (worker, generator, replay, demo, tests) builds its settings here, so the
-variable names in the README, docker-compose.yml and the tests are the same ones.
+variable names in docs/, docker-compose.yml and the tests are the same ones.
 """
 
 from __future__ import annotations
@@ -185,6 +185,23 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest `POST /events` body in bytes (413 above)."
     )
+    ingest_max_in_flight: int = Field(
+        64,
+        ge=1,
+        description=(
+            "Most `POST /events` requests held at once (body read, events not yet on the "
+            "broker); beyond it 503 with `Retry-After`."
+        ),
+    )
+    ingest_max_held_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Most bytes of `POST /events` bodies held at once (by Content-Length, the body "
+            "limit when none), at least `SOCIALPULSE_INGEST_MAX_BYTES`; beyond it 503 with "
+            "`Retry-After`."
+        ),
+    )
     ingest_ack_timeout: float = Field(
         10.0,
         gt=0,
@@ -222,7 +239,7 @@ class Settings(BaseSettings):
     platform_cap: int = Field(20, ge=1, description="Platform label values per brand, then other.")
     campaign_cap: int = Field(50, ge=1, description="Campaign label values per brand, then other.")
     session_timeout: float = Field(
-        10.0, gt=0, description="Kafka consumer session timeout (seconds); see README."
+        10.0, gt=0, description="Kafka consumer session timeout (seconds); see docs/deployment.md."
     )
     enrich: bool = Field(
         True,
@@ -294,6 +311,14 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(
         None, description="SASL password. Never logged or shown."
     )
+
+    @model_validator(mode="after")
+    def _ingest_bounds(self) -> Settings:
+        if self.ingest_max_held_bytes < self.ingest_max_bytes:
+            raise ValueError(
+                "SOCIALPULSE_INGEST_MAX_HELD_BYTES must be at least SOCIALPULSE_INGEST_MAX_BYTES"
+            )
+        return self
 
     @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
     @classmethod

@@ -8,7 +8,9 @@ crashed at any named step of a batch (``CRASH_POINTS``), started again (it fence
 partitions and restores them from the state log, as a worker does on assignment), and
 partitions can be moved between workers, with or without telling the old owner (a
 "zombie" that keeps writing). ``kpis`` reads every KPI series of a worker through the
-Prometheus collector, so runs compare as a user's board would.
+Prometheus collector, so runs compare as a user's board would. With ``alerts=True`` each
+worker also runs the detectors after every batch, as the worker's alert stage does, and
+keeps the alerts they raised in ``Worker.alerts``.
 
     >>> import asyncio
     >>> from socialpulse.agents.testing import Harness
@@ -48,6 +50,9 @@ from socialpulse.agents.persisted import (
 )
 from socialpulse.agents.settings import FileConfig
 from socialpulse.agents.state import KpiState
+from socialpulse.alerts.detector import AlertEngine
+from socialpulse.alerts.model import Alert
+from socialpulse.alerts.rules import Tuning
 from socialpulse.streams import codec
 from socialpulse.streams.partitioning import brand_partition
 
@@ -69,6 +74,8 @@ class Worker:
     batches: int = 0
     alive: bool = True
     since_snapshot: dict[int, int] = field(default_factory=dict)
+    engine: AlertEngine | None = None  # the detectors, when the harness runs them
+    alerts: list[Alert] = field(default_factory=list)
 
 
 class Harness:
@@ -83,8 +90,12 @@ class Harness:
         config: FileConfig | None = None,
         enricher: Enricher | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
+        alerts: bool = False,
+        tuning: Tuning | None = None,
     ) -> None:
         self.partitions = partitions
+        self.alerts = alerts
+        self.tuning = tuning
         self.enricher = enricher
         self.snapshot_every = snapshot_every
         self.records_read = 0  # state log records read back by all restores
@@ -139,6 +150,8 @@ class Harness:
             enricher=self.enricher,
         )
         worker = Worker(name or f"worker-{self._workers}", core)
+        if self.alerts:  # a fixed clock: alerts compare whole, ``fired_at`` included
+            worker.engine = AlertEngine(self.tuning, clock=lambda: 0.0)
         self.assign(worker, partitions)
         return worker
 
@@ -238,6 +251,8 @@ class Harness:
         for message in batch:
             worker.positions[message.partition] = message.offset + 1
         worker.batches += 1
+        if worker.engine is not None:
+            worker.alerts += worker.engine.detect(out.accepted, worker.core.state.brands)
         return len(batch)
 
     def _snapshot(self, worker: Worker, partition: int) -> None:

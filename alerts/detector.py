@@ -1,22 +1,43 @@
-"""The detectors: each brand's signals against its own baselines, evaluated per batch.
+"""The detectors: each brand's signals against its own baselines, stepped through event time.
 
-The signals are read from the KPI state's one-minute event-time buckets (brand totals),
-over the window ending at the brand's watermark, so a burst is judged within the batch it
-arrives in. Baselines learn one sample per closed minute, once ``settle_minutes`` more have
-passed (late events fill it meanwhile): the signal over the window that ended there;
-outliers are set aside (``alerts.baseline``).
+The detectors keep their own totals of the counters they read (brand totals, per minute
+for ``hold`` minutes and per step of ``step_seconds`` for the short windows), fed with
+the counted events in the order they were counted. When an event moves a brand's
+watermark into a later step, every step it closes is judged in order, at the step's
+close, before the event is added: a rule judged there reads only the events with event
+time up to that close that had arrived by then. So the alerts (rule, brand, event time)
+do not depend on how the events were cut into batches, nor on how fast they came: a
+batch of one event or a backfill of hours at 1000x real time gives the same alerts. An
+alert's ``event_time`` is the close of the step it was judged at. Volume and sentiment
+rules are judged at every step; paid rules, and the baselines' learning, at minute closes.
+
+Baselines learn one sample per closed minute, once ``settle_minutes`` more have passed
+(late events fill it meanwhile): the signal over the window that ended there; outliers
+are set aside (``alerts.baseline``).
+
+Bounds: when a brand's watermark jumps by more than ``MAX_STEP`` minutes (a gap in its
+events), the steps of the first ``MAX_STEP`` minutes after its last event are judged
+(the windows that still hold its data, resolutions, silences) and the empty ones after
+them are skipped. The totals are the detectors' own, so the KPI state merging minutes
+older than an hour into 15-minute buckets changes no verdict. After a restart or a
+rebalance they start again from the minute buckets the KPI state restored (about an
+hour, each minute as if at its start); minutes before those are unknown, and the paid
+rules count no dry minute there.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import add
 from typing import Any
 
-from socialpulse.agents.counters import C, N
-from socialpulse.agents.state import ALL, WINDOWS, BrandState
+from socialpulse.agents.counters import C, N, contributions
+from socialpulse.agents.minutes import minutes_between
+from socialpulse.agents.state import ALL, BrandState
 from socialpulse.alerts.baseline import Baseline, binomial_low_threshold, binomial_threshold
 from socialpulse.alerts.evidence import Evidence
 from socialpulse.alerts.lifecycle import Check, Lifecycle
@@ -25,7 +46,9 @@ from socialpulse.alerts.rules import Tuning
 
 TOTAL = (ALL, ALL)
 ENGAGEMENT = (C.likes, C.reactions, C.comments, C.shares, C.saves, C.clicks)
-MAX_CATCH_UP = 180  # closed minutes learned at most per evaluation (after a long gap)
+MAX_CATCH_UP = 180  # closed minutes learned at most per step (after a long gap)
+MAX_STEP = 240  # closed minutes judged at most when the watermark jumps
+_DRY = "spend_without_conversions"
 
 #: fixed limits per brand and rule from the config file: {"above": x} and/or {"below": y}
 Limits = dict[str, dict[str, dict[str, float]]]
@@ -59,29 +82,12 @@ USED = (
     C.spend,
     C.conversions,
 )
-#: running window totals of the KPI state, by length in minutes
-RUNNING = {minutes: name for name, minutes in WINDOWS.items()}
+#: counter index -> position in the detectors' short minute vectors
+SLOT = {index: k for k, index in enumerate(USED)}
 
 
-def window(bs: BrandState, end: int, minutes: int) -> Window:
-    """The brand's totals over ``minutes`` minutes ending with minute ``end``."""
-    total = [0.0] * N
-    for minute in range(end - minutes + 1, end + 1):
-        groups = bs.buckets.get(minute)
-        vec = groups.get(TOTAL) if groups else None
-        if vec is not None:
-            for i in USED:
-                total[i] += vec[i]
-    return Window(total)
-
-
-def current_window(bs: BrandState, minutes: int) -> Window:
-    """The window ending at the watermark: the state's running totals when it keeps one."""
-    name = RUNNING.get(minutes)
-    if name is not None:
-        vec = bs.totals[name].get(TOTAL)
-        return Window(list(vec) if vec is not None else [0.0] * N)
-    return window(bs, int((bs.watermark or 0) // 60), minutes)
+def _short() -> array[float]:
+    return array("d", bytes(8 * len(USED)))
 
 
 @dataclass
@@ -93,6 +99,28 @@ class Watch:
     platform_last: dict[str, float] = field(default_factory=dict)  # event time
     platform_minutes: dict[str, deque[tuple[int, int]]] = field(default_factory=dict)
     arrived: float = 0.0  # wall clock of the last event
+    watermark: float | None = None  # latest event time seen
+    minutes: dict[int, array[float]] = field(default_factory=dict)  # USED sums per minute
+    steps: dict[int, array[float]] = field(default_factory=dict)  # USED sums per step
+    since: int | None = None  # the first minute ``minutes`` covers
+
+    def window(self, end: int, minutes: int) -> Window:
+        """The brand's totals over ``minutes`` minutes ending with minute ``end``."""
+        return _sum(self.minutes, end - minutes + 1, end)
+
+    def recent(self, end: int, steps: int) -> Window:
+        """The brand's totals over ``steps`` steps ending with step ``end``."""
+        return _sum(self.steps, end - steps + 1, end)
+
+
+def _sum(held: dict[int, array[float]], first: int, last: int) -> Window:
+    short: list[float] = [0.0] * len(USED)
+    for key in minutes_between(held, first, last):
+        short = list(map(add, short, held[key]))
+    total = [0.0] * N
+    for index, k in SLOT.items():
+        total[index] = short[k]
+    return Window(total)
 
 
 class AlertEngine:
@@ -112,6 +140,15 @@ class AlertEngine:
         self.lifecycle = Lifecycle(self.tuning.resolve_after, self.tuning.cooldown, clock)
         self.evidence = Evidence()
         self.watches: dict[str, Watch] = {}
+        t = self.tuning
+        if t.step_seconds <= 0 or 60 % t.step_seconds:
+            raise ValueError(f"step_seconds must divide a minute, not {t.step_seconds}")
+        self.step = t.step_seconds
+        self.per_minute = 60 // t.step_seconds
+        #: minutes of totals kept behind the watermark: the paid rules' longest look back
+        self.hold = 4 * t.paid_window_minutes + t.window_minutes + t.settle_minutes + 2
+        #: steps kept behind the watermark: the short window and a margin for late events
+        self.hold_steps = self.per_minute * (t.window_minutes + 1) + 1
 
     # -- input ----------------------------------------------------------------------------
     def _watch(self, brand: str) -> Watch:
@@ -129,22 +166,118 @@ class AlertEngine:
             )
         return watch
 
-    def observe(self, events: Iterable[dict[str, Any]]) -> None:
-        """Remember what the detectors need of a batch's counted events."""
+    def detect(
+        self, events: Iterable[dict[str, Any]], states: Mapping[str, BrandState] | None = None
+    ) -> list[Alert]:
+        """Feed a batch's counted events, in the order they were counted; the alerts of
+        every minute they close, in event-time order per brand.
+
+        ``states`` (the KPI state) seeds a brand seen for the first time, as after a
+        restart or a rebalance, with the minute buckets it holds from before this batch.
+        """
+        events = list(events)
         now = self.clock()
-        per_platform: Counter[tuple[str, str, int]] = Counter()
+        new: dict[str, list[dict[str, Any]]] = {}
         for ev in events:
             brand = ev["brand"]
-            self.evidence.add(brand, ev)
+            if brand not in self.watches:
+                new.setdefault(brand, []).append(ev)
+        for brand, mine in new.items():
+            watch = self._watch(brand)
+            bs = states.get(brand) if states is not None else None
+            if bs is not None:
+                self._seed(watch, bs, mine)
+        out: list[Alert] = []
+        for ev in events:
+            brand = ev["brand"]
             watch = self._watch(brand)
             watch.arrived = now
-            platform = ev["platform"]
-            if ev["ts"] > watch.platform_last.get(platform, float("-inf")):
-                watch.platform_last[platform] = ev["ts"]
-            per_platform[(brand, platform, int(ev["ts"] // 60))] += 1
-        for (brand, platform, minute), n in per_platform.items():
-            ring = self._watch(brand).platform_minutes.setdefault(platform, deque(maxlen=90))
-            ring.append((minute, n))
+            ts = ev["ts"]
+            if watch.watermark is None:
+                watch.watermark = ts
+                if watch.since is None:
+                    watch.since = int(ts // 60)
+            elif ts > watch.watermark:
+                last, new_step = int(watch.watermark // self.step), int(ts // self.step)
+                if new_step > last:
+                    out += self._step(brand, watch, last, new_step)
+                watch.watermark = ts
+            self._add(brand, watch, ev)
+        return out
+
+    def _seed(self, watch: Watch, bs: BrandState, batch: list[dict[str, Any]]) -> None:
+        """Minute totals from the KPI state's minute buckets, less this batch's events."""
+        for m, groups in bs.buckets.items():
+            vec = groups.get(TOTAL)
+            if vec is not None:
+                short = watch.minutes[m] = _short()
+                for index, k in SLOT.items():
+                    short[k] = vec[index]
+        for ev in batch:
+            held = watch.minutes.get(int(ev["ts"] // 60))
+            if held is not None:
+                for index, amount in contributions(ev):  # type: ignore[arg-type]
+                    slot = SLOT.get(index)
+                    if slot is not None:
+                        held[slot] -= amount
+        for m in [m for m, held in watch.minutes.items() if not any(abs(v) > 1e-6 for v in held)]:
+            del watch.minutes[m]  # only this batch's events: nothing from before it
+        for m, short in watch.minutes.items():  # the minute as if it came at its start
+            watch.steps[m * self.per_minute] = array("d", short)
+        if watch.minutes:
+            watch.since = min(watch.minutes)
+            watch.closed = watch.since - 1  # learn every minute held, on the first step
+
+    def _add(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
+        """Count one event into the detectors' totals, evidence and platform clocks."""
+        ts = ev["ts"]
+        assert watch.watermark is not None
+        minute, step = int(ts // 60), int(ts // self.step)
+        held: list[array[float]] = []
+        # a late event older than what is held reads in no window to come: not kept
+        if minute >= int(watch.watermark // 60) - self.hold:
+            by_minute = watch.minutes.get(minute)
+            if by_minute is None:
+                by_minute = watch.minutes[minute] = _short()
+            held.append(by_minute)
+        if step > int(watch.watermark // self.step) - self.hold_steps:
+            by_step = watch.steps.get(step)
+            if by_step is None:
+                by_step = watch.steps[step] = _short()
+            held.append(by_step)
+        if held:
+            for index, amount in contributions(ev):  # type: ignore[arg-type]
+                k = SLOT.get(index)
+                if k is not None:
+                    for vec in held:
+                        vec[k] += amount
+        self.evidence.add(brand, ev)
+        platform = ev["platform"]
+        if ev["ts"] > watch.platform_last.get(platform, float("-inf")):
+            watch.platform_last[platform] = ev["ts"]
+        ring = watch.platform_minutes.get(platform)
+        if ring is None:
+            ring = watch.platform_minutes[platform] = deque(maxlen=90)
+        if ring and ring[-1][0] == minute:
+            ring[-1] = (minute, ring[-1][1] + 1)
+        else:
+            ring.append((minute, 1))
+
+    def _step(self, brand: str, watch: Watch, last: int, new: int) -> list[Alert]:
+        """Judge the steps ``last`` .. ``new - 1`` that an event of step ``new`` closes
+        (those of the first ``MAX_STEP`` minutes after a long gap), then drop old totals."""
+        out: list[Alert] = []
+        for step in range(last, min(new, last + MAX_STEP * self.per_minute)):
+            out += self._judge(brand, watch, step)
+        horizon = (new * self.step) // 60 - self.hold
+        old_horizon = (last * self.step) // 60 - self.hold
+        for m in minutes_between(watch.minutes, old_horizon - 1, horizon - 1):
+            del watch.minutes[m]
+        if watch.since is not None and watch.since < horizon:
+            watch.since = horizon
+        for s in minutes_between(watch.steps, last - self.hold_steps - 1, new - self.hold_steps):
+            del watch.steps[s]
+        return out
 
     def forget(self, brands: Iterable[str]) -> None:
         gone = set(brands)
@@ -154,31 +287,32 @@ class AlertEngine:
         self.evidence.forget(gone)
 
     # -- evaluation -----------------------------------------------------------------------
-    def evaluate(self, brand: str, bs: BrandState) -> list[Alert]:
-        """Learn the minutes closed since the last call, then check every rule."""
-        if bs.watermark is None:
-            return []
-        watch = self._watch(brand)
-        wm = bs.watermark
-        current = int(wm // 60)
-        self._learn(watch, bs, current)
+    def _judge(self, brand: str, watch: Watch, step: int) -> list[Alert]:
+        """Check the rules at the close of ``step``, with the windows ending there (paid
+        rules and learning at minute closes only); the alerts carry the close as event
+        time."""
+        at = float((step + 1) * self.step)
+        minute = step // self.per_minute  # the minute the step belongs to
         t = self.tuning
-        now_window = current_window(bs, t.window_minutes)
-        paid = current_window(bs, t.paid_window_minutes)
+        self._learn(watch, minute)
+        width = self.per_minute * t.window_minutes
+        now_window = watch.recent(step, width)
         checks = {
             "negative_sentiment": self._negative_sentiment(
-                brand, watch, now_window, window(bs, current, 2), wm
+                brand, watch, now_window, watch.recent(step, 2 * self.per_minute), at
             ),
-            "negative_exposure": self._negative_exposure(brand, watch, now_window, wm),
-            "mention_spike": self._mention_spike(brand, watch, now_window, wm),
+            "negative_exposure": self._negative_exposure(brand, watch, now_window, at),
+            "mention_spike": self._mention_spike(brand, watch, now_window, at),
             "engagement_collapse": self._engagement_collapse(brand, watch, now_window),
-            "cpa_surge": self._cpa_surge(brand, watch, paid),
-            "spend_without_conversions": self._spend_without_conversions(brand, watch, bs, current),
-            "source_silence": self._platform_silence(brand, watch, wm),
+            "source_silence": self._platform_silence(brand, watch, at),
         }
+        if (step + 1) % self.per_minute == 0:  # the minute closes
+            paid = watch.window(minute, t.paid_window_minutes)
+            checks["cpa_surge"] = self._cpa_surge(brand, watch, paid)
+            checks[_DRY] = self._spend_without_conversions(brand, watch, minute)
         out = []
         for rule, check in checks.items():
-            alert = self.lifecycle.step(brand, rule, wm, check)
+            alert = self.lifecycle.step(brand, rule, at, check)
             if alert is not None:
                 out.append(alert)
         return out
@@ -188,8 +322,7 @@ class AlertEngine:
         now = self.clock()
         out = []
         for brand, watch in list(self.watches.items()):
-            bs = states.get(brand)
-            if bs is None or bs.watermark is None:
+            if watch.watermark is None or brand not in states:
                 continue
             quiet = now - watch.arrived
             busy = self._busy(watch, None)
@@ -206,20 +339,21 @@ class AlertEngine:
                 },
             )
             if check.fire or self.lifecycle.is_firing(brand, "source_silence"):
-                alert = self.lifecycle.step(brand, "source_silence", bs.watermark, check)
+                alert = self.lifecycle.step(brand, "source_silence", watch.watermark, check)
                 if alert is not None:
                     out.append(alert)
         return out
 
-    def _learn(self, watch: Watch, bs: BrandState, current: int) -> None:
+    def _learn(self, watch: Watch, current: int) -> None:
+        """Learn the closed minutes before ``current`` that have settled."""
         t = self.tuning
-        if watch.closed is None:  # first sight: learn every closed minute the state holds
-            watch.closed = min(bs.buckets, default=current) - 1
+        if watch.closed is None:  # first step: learn every closed minute held
+            watch.closed = min(watch.minutes, default=current) - 1
         last = current - 1 - t.settle_minutes  # minutes still filling with late events wait
         first = max(watch.closed + 1, last - MAX_CATCH_UP)
         b = watch.baselines
         for minute in range(first, last + 1):
-            w = window(bs, minute, t.window_minutes)
+            w = watch.window(minute, t.window_minutes)
             n = w[C.sentiment_events]
             if n >= max(5, t.min_sentiment_events // 2):
                 _learn(b["share"], w[C.negative] / n, 0.05)
@@ -228,7 +362,7 @@ class AlertEngine:
             _learn(b["impressions"], w[C.impressions], _poisson(b["impressions"].mean))
             if w[C.impressions] >= t.min_impressions:
                 _learn(b["rate"], w.engagements / w[C.impressions], 0.1 * b["rate"].mean)
-            p = window(bs, minute, t.paid_window_minutes)
+            p = watch.window(minute, t.paid_window_minutes)
             _learn(b["conversions"], p[C.conversions], _poisson(b["conversions"].mean))
             if p[C.conversions] >= 3:
                 b["cpa"].observe(p[C.spend] / p[C.conversions], 0.25 * b["cpa"].mean, 1.5)
@@ -248,36 +382,47 @@ class AlertEngine:
         # negatives among n events against a binomial law at the baseline share (raised by
         # its usual spread between windows): firing means p < ALPHA by chance
         p0 = min(max(base.mean + base.std(), 0.02), 0.95)
+        floor = base.mean + t.negative_share_rise
         judged = []
         for win in (w, short):
             n = int(win[C.sentiment_events])
             share = win.share_negative()
-            threshold = max(binomial_threshold(n, p0), base.mean + t.negative_share_rise)
-            if above is not None:
-                threshold = min(threshold, above) if base.ready else above
-            fire = (
+            possible = (
                 share is not None
                 and n >= t.min_sentiment_events
                 and (base.ready or above is not None)
-                and share >= threshold
             )
+            if above is not None and not base.ready:
+                threshold = above
+            else:  # the binomial bound only when the share could reach it (judged per step)
+                threshold = floor if above is None else min(floor, above)
+                if possible and share is not None and share >= threshold:
+                    threshold = max(binomial_threshold(n, p0), floor)
+                    if above is not None:
+                        threshold = min(threshold, above)
+            fire = possible and share is not None and share >= threshold
             judged.append((fire, share, threshold))
         fire, share, threshold = judged[1] if judged[1][0] and not judged[0][0] else judged[0]
-        # back to normal: a share the baseline gives one time in a hundred, at most
-        n = int(w[C.sentiment_events])
-        clear_at = max(
-            base.mean + t.negative_share_rise / 2,
-            binomial_threshold(n, min(max(base.mean, 0.02), 0.95), 0.01),
-        )
-        if above is not None:
-            clear_at = min(clear_at, 0.9 * above)
         long_share = judged[0][1]
+        clear = True  # read only while the rule fires
+        if self.lifecycle.is_firing(brand, "negative_sentiment"):
+            # back to normal: a share the baseline gives one time in a hundred, at most
+            n = int(w[C.sentiment_events])
+            clear_at = max(
+                base.mean + t.negative_share_rise / 2,
+                binomial_threshold(n, min(max(base.mean, 0.02), 0.95), 0.01),
+            )
+            if above is not None:
+                clear_at = min(clear_at, 0.9 * above)
+            clear = (
+                long_share is None
+                or w[C.sentiment_events] < t.min_sentiment_events
+                or long_share < clear_at
+            )
         severity = "critical" if share is not None and share - base.mean >= 0.3 else "warning"
         return Check(
             fire=fire,
-            clear=long_share is None
-            or w[C.sentiment_events] < t.min_sentiment_events
-            or long_share < clear_at,
+            clear=clear,
             value=round(share or 0.0, 4),
             baseline=round(base.mean, 4) if base.ready else None,
             threshold=round(threshold, 4),
@@ -342,11 +487,18 @@ class AlertEngine:
         below = self._limit(brand, "engagement_collapse", "below")
         # engagements among the window's impressions against a binomial law at 70 % of the
         # usual rate: firing means the rate is this low by chance with p < ALPHA
-        threshold = min(
-            t.collapse_factor * base.mean, binomial_low_threshold(int(imps), 0.7 * base.mean)
-        )
+        # the binomial bound only when the rate could fall to it, or to clear a firing alert
+        threshold = t.collapse_factor * base.mean
         if below is not None:
             threshold = max(threshold, below) if base.ready else below
+        if (rate is not None and rate <= threshold) or self.lifecycle.is_firing(
+            brand, "engagement_collapse"
+        ):
+            threshold = min(
+                t.collapse_factor * base.mean, binomial_low_threshold(int(imps), 0.7 * base.mean)
+            )
+            if below is not None:
+                threshold = max(threshold, below) if base.ready else below
         holding = imps >= t.min_impressions and imps >= 0.5 * imps_base.mean
         fire = (
             rate is not None and holding and (base.ready or below is not None) and rate <= threshold
@@ -383,25 +535,31 @@ class AlertEngine:
             evidence=lambda: {"spend": p[C.spend], "conversions": conv},
         )
 
-    def _spend_without_conversions(
-        self, brand: str, watch: Watch, bs: BrandState, current: int
-    ) -> Check:
-        """Spend since the last conversion, when that many minutes usually bring 10."""
+    def _spend_without_conversions(self, brand: str, watch: Watch, current: int) -> Check:
+        """Spend since the last conversion, when that many minutes usually bring 10.
+
+        Minutes before ``watch.since`` (before the brand's first event, or before what a
+        restart restored) are unknown: they count neither as dry nor as spent."""
         t = self.tuning
         base = watch.baselines["conversions"]
-        per_minute = base.mean / t.paid_window_minutes if base.ready else 0.0
-        spend, dry = 0.0, 0
-        for minute in range(current, current - 4 * t.paid_window_minutes, -1):
-            groups = bs.buckets.get(minute)
-            vec = groups.get(TOTAL) if groups else None
-            if vec is not None and vec[C.conversions]:
-                break
-            if vec is not None:
-                spend += vec[C.spend]
-            dry += 1
-        expected = per_minute * dry  # conversions these minutes usually bring
         above = self._limit(brand, "spend_without_conversions", "above")
         usual = base.ready and base.mean >= t.min_conversions_usual
+        if not usual and above is None and not self.lifecycle.is_firing(brand, _DRY):
+            return Check(fire=False, clear=True, value=0.0, baseline=None, threshold=0.0)
+        per_minute = base.mean / t.paid_window_minutes if base.ready else 0.0
+        spend, dry = 0.0, 0
+        oldest = current - 4 * t.paid_window_minutes + 1
+        if watch.since is not None:
+            oldest = max(oldest, watch.since)
+        spent, converted = SLOT[C.spend], SLOT[C.conversions]
+        for minute in range(current, oldest - 1, -1):
+            vec = watch.minutes.get(minute)
+            if vec is not None and vec[converted]:
+                break
+            if vec is not None:
+                spend += vec[spent]
+            dry += 1
+        expected = per_minute * dry  # conversions these minutes usually bring
         fire = spend > 0 and ((usual and expected >= 10) or (above is not None and spend >= above))
         return Check(
             fire=fire,

@@ -1,8 +1,9 @@
 """The alert rules: names, whether they are crisis rules, and their tuning.
 
-Every rule looks at a brand's events in event time. Volume and sentiment rules read the
-``window`` (5 minutes by default) ending at the brand's watermark; paid rules read the
-last hour, because spend and conversions are sparse. Each compares its signal with the
+Every rule looks at a brand's events in event time, judged at the close of every step
+(10 seconds by default) of the brand's event time. Volume and sentiment rules read the
+``window`` (5 minutes by default) ending there; paid rules read the last hour, judged at
+each minute's close, because spend and conversions are sparse. Each compares its signal with the
 brand's own baseline (``alerts.baseline``) and may also have fixed limits per brand in the
 config file (``above`` and ``below``), which apply from the first event, history or not.
 """
@@ -77,6 +78,7 @@ class Tuning:
     """How sensitive the detectors are; the defaults suit minute-level social traffic."""
 
     window_minutes: int = 5
+    step_seconds: int = 10  # the detectors judge at the close of every step of event time
     paid_window_minutes: int = 60
     min_history_minutes: int = 20  # closed minutes a baseline needs before it may judge
     settle_minutes: int = 2  # a closed minute is learned this many minutes later

@@ -30,7 +30,8 @@ def build(mode: str, broker: str, topic: str, expect: int, app_id: str) -> faust
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.5,
         consumer_auto_offset_reset="earliest",
-        producer_max_batch_size=1,  # Tansu's high watermark quirk (README), for the changelog
+        # Tansu's high watermark quirk (docs/deployment.md), for the changelog
+        producer_max_batch_size=1,
         autodiscover=False,
     )
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")

@@ -489,7 +489,7 @@ def main() -> int:
     )
     print()
     print(
-        "changelog records (the worker writes them but keeps no copy; a restart reads them "
+        "state log records (the worker writes them but keeps no copy; a restart reads them "
         "back into table.data only until restore() rebuilds the state), keys + values:"
     )
     rows = [
@@ -516,7 +516,7 @@ def main() -> int:
         f"(target 2 MB)"
     )
     print(
-        f"changelog read back at a restart: {mirror_total / MB:,.0f} MB = "
+        f"state log read back at a restart: {mirror_total / MB:,.0f} MB = "
         f"{mirror_pb / MB:.2f} MB per brand (held only during recovery)"
     )
     print(
@@ -526,7 +526,7 @@ def main() -> int:
     if scale != 1.0:
         print(
             f"SCALED to 24 h (× {scale:.2f} = 1440 / {args.minutes}, an upper bound): "
-            f"KPI state {state_pb * scale / MB:.2f} MB per brand steady, changelog read back "
+            f"KPI state {state_pb * scale / MB:.2f} MB per brand steady, state log read back "
             f"{mirror_pb * scale / MB:.2f} MB per brand, recovery peak "
             f"{(state_pb + mirror_pb) * scale / MB:.2f} MB per brand"
         )

@@ -1,11 +1,28 @@
-"""The bench's results: a table on the terminal, a JSON file and a PNG chart."""
+"""The bench's results: a table on the terminal, a JSON file and a PNG chart.
+
+The chart needs matplotlib, which a plain install lacks (``pip install 'socialpulse[bench]'``
+brings it): without it :meth:`Report.write` writes the JSON only, and the caller says how
+to get the chart; the table and the JSON never depend on it.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+#: what to install for the chart, said when matplotlib is missing
+CHART_HINT = (
+    "the chart (bench.png) needs matplotlib: pip install 'socialpulse[bench]' "
+    "(or pip install matplotlib), then run the bench again"
+)
+
+
+def can_chart() -> bool:
+    """True when matplotlib, which draws the chart, is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 @dataclass
@@ -57,10 +74,14 @@ class Report:
         ]
         return {"rows": rows, **self.extra}
 
-    def write(self, directory: Path) -> tuple[Path, Path]:
+    def write(self, directory: Path, chart: bool | None = None) -> tuple[Path, Path | None]:
+        """Write bench.json, and bench.png when matplotlib is there (``chart`` overrides);
+        the PNG's path, or None when no chart was drawn."""
         directory.mkdir(parents=True, exist_ok=True)
         json_path = directory / "bench.json"
         json_path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        if not (can_chart() if chart is None else chart):
+            return json_path, None
         png_path = directory / "bench.png"
         self.chart(png_path)
         return json_path, png_path

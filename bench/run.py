@@ -26,7 +26,7 @@ from socialpulse.bench.probes import (
     raw,
     workers,
 )
-from socialpulse.bench.report import Report, Row
+from socialpulse.bench.report import CHART_HINT, Report, Row
 
 RAW_ENVELOPES = "raw: aiokafka + orjson, envelopes of 500"
 RAW_SINGLE = "raw: aiokafka + orjson, single events"
@@ -273,5 +273,9 @@ def main_output(options: Options, say: Say) -> int:
     report = run(options, say)
     json_path, png_path = report.write(options.out)
     print(report.table())
-    print(f"\nwrote {json_path} and {png_path} ({time.monotonic() - started:.0f} s)")
+    took = f"{time.monotonic() - started:.0f} s"
+    if png_path is None:
+        print(f"\nwrote {json_path} ({took}); {CHART_HINT}")
+    else:
+        print(f"\nwrote {json_path} and {png_path} ({took})")
     return 0

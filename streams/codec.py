@@ -1,6 +1,6 @@
 """The one JSON codec of socialpulse: orjson, with a tolerant fallback for decoding.
 
-orjson refuses JSON that holds a lone UTF-16 surrogate escape (``"\\ud800"``). EVENTS.md
+orjson refuses JSON that holds a lone UTF-16 surrogate escape (``"\\ud800"``). docs/events.md
 wants such an event dead-lettered with reason ``bad_text`` while the rest of its envelope
 still counts, so on an orjson failure the standard library parser (which accepts lone
 surrogates, and NaN) gets a second try; the validator then rejects the bad elements. The

@@ -1,4 +1,4 @@
-"""The event contract, version 1 (EVENTS.md): kinds, field limits and rejection reasons."""
+"""The event contract, version 1 (docs/events.md): kinds, field limits and rejection reasons."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ NON_NEGATIVE_VALUE_KINDS: Final = frozenset(
     {"ad_spend", "conversion", "lead", "visit", "followers"}
 )
 
-#: the event fields of EVENTS.md; AUTHOR_FIELDS are the keys of its ``author`` object
+#: the event fields of docs/events.md; AUTHOR_FIELDS are the keys of its ``author`` object
 FIELDS: Final = (
     "id",
     "ts",

@@ -1,4 +1,4 @@
-"""A deterministic, realistic synthetic stream of social events (EVENTS.md, version 1).
+"""A deterministic, realistic synthetic stream of social events (docs/events.md, version 1).
 
 ``SyntheticStream(seed=..., brands=...)`` produces every kind of the contract for the first
 ``brands`` names of :data:`DEFAULT_BRANDS` (the first is the tracked brand, the others its

@@ -1,4 +1,4 @@
-"""HTTP ingest: ``POST /events`` puts contract events (EVENTS.md) on the events topic.
+"""HTTP ingest: ``POST /events`` puts contract events (docs/events.md) on the events topic.
 
     SOCIALPULSE_INGEST_TOKEN=s3cret socialpulse ingest
     curl -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/json' \\
@@ -14,6 +14,13 @@ Valid events go through one shared :class:`DeliveryProducer`, batched into envel
 brand across concurrent requests, and the answer is 202 once the broker has them, or 503
 with ``Retry-After`` when it does not within the acknowledgement timeout. Resending after
 a 503 is safe: the worker counts a repeated ``id`` of a brand once.
+
+Load is bounded (:class:`Gate`): at most ``max_in_flight`` requests and ``max_held`` bytes
+of bodies are held at once, from before the body is read until its events are on the
+broker (with ``--no-wait`` too). A request beyond either bound is answered 503 with
+``Retry-After`` at once, its body unread, and counted in
+``socialpulse_ingest_overloaded_total``; so a burst costs the server at most the bound,
+never its memory. Docs: docs/ingest.md.
 """
 
 from __future__ import annotations
@@ -81,10 +88,71 @@ class IngestConfig:
     wait: bool = True
     ack_timeout: float = 10.0
     retry_after: int = 5
+    max_in_flight: int = 64
+    max_held: int = 16 * 1024 * 1024
+    busy_retry_after: int = 1
 
     def __post_init__(self) -> None:
         if not self.tokens:
             raise IngestError("no ingest token: the ingest server refuses to run without one")
+        if self.max_in_flight < 1:
+            raise IngestError("the ingest server needs room for at least one request in flight")
+        if self.max_held < self.max_bytes:
+            raise IngestError(
+                f"the bytes held ({self.max_held:,}) must be at least the largest body "
+                f"({self.max_bytes:,}), or a body of the largest size could never come in"
+            )
+
+
+class Gate:
+    """The bound on requests in flight and on the bytes of their bodies held at once.
+
+    A request takes a :class:`Hold` before its body is read, sized by its Content-Length
+    (the body limit when it has none, as chunked bodies), and gives it back once its
+    events are on the broker (or refused). :meth:`admit` never waits: beyond a bound the
+    answer is ``None`` and the server refuses the request at once, so a queue of waiting
+    requests cannot pile up in memory either.
+    """
+
+    def __init__(self, max_in_flight: int, max_held: int) -> None:
+        self.max_in_flight = max_in_flight
+        self.max_held = max_held
+        self.in_flight = 0
+        self.held = 0
+
+    def refusal(self, size: int) -> str | None:
+        """The bound a request of ``size`` bytes would break (``requests``/``bytes``), or None."""
+        if self.in_flight >= self.max_in_flight:
+            return "requests"
+        if self.held + size > self.max_held:
+            return "bytes"
+        return None
+
+    def admit(self, size: int) -> Hold | None:
+        """A hold of one request and ``size`` bytes, or None beyond a bound."""
+        if self.refusal(size) is not None:
+            return None
+        self.in_flight += 1
+        self.held += size
+        return Hold(self, size)
+
+
+class Hold:
+    """One admitted request's share of the :class:`Gate`; :meth:`release` is idempotent."""
+
+    __slots__ = ("_gate", "_size", "delivering")
+
+    def __init__(self, gate: Gate, size: int) -> None:
+        self._gate: Gate | None = gate
+        self._size = size
+        #: True once a delivery task owns the hold (it releases it when the events are sent)
+        self.delivering = False
+
+    def release(self, *_: object) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.in_flight -= 1
+            gate.held -= self._size
 
 
 class IngestProducer(Protocol):
@@ -249,6 +317,25 @@ class IngestMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.overloaded = Counter(
+            "socialpulse_ingest_overloaded",
+            "POST /events refused with 503 because the server held its bound of requests "
+            "in flight or of body bytes (limit: requests or bytes).",
+            ["limit"],
+            registry=self.registry,
+        )
+        for limit in ("requests", "bytes"):
+            self.overloaded.labels(limit)
+        self.in_flight = Gauge(
+            "socialpulse_ingest_requests_in_flight",
+            "POST /events requests admitted and not yet done (their events not yet on the broker).",
+            registry=self.registry,
+        )
+        self.held = Gauge(
+            "socialpulse_ingest_held_bytes",
+            "Bytes of request bodies the ingest server holds (reserved by Content-Length).",
+            registry=self.registry,
+        )
         self.broker_up = Gauge(
             "socialpulse_ingest_broker_up",
             "1 when the ingest server's producer reaches the broker, else 0.",
@@ -303,6 +390,7 @@ class _Context:
     config: IngestConfig
     metrics: IngestMetrics
     stats: IngestStats
+    gate: Gate
 
 
 CONTEXT = web.AppKey("socialpulse_ingest", _Context)
@@ -369,6 +457,29 @@ def _precheck(request: web.Request, ctx: _Context) -> web.Response | None:
     if not ctx.producer.connected:
         return _broker_down(config, "the broker is unreachable")
     return None
+
+
+def _reserved(request: web.Request, config: IngestConfig) -> int:
+    """The bytes a request's body may take: its Content-Length, else the body limit."""
+    length = request.content_length
+    return config.max_bytes if length is None else max(0, length)
+
+
+def _overloaded(ctx: _Context, limit: str) -> web.Response:
+    ctx.metrics.overloaded.labels(limit).inc()
+    gate = ctx.gate
+    detail = (
+        f"the server holds its limit of {gate.max_in_flight:,} requests in flight"
+        if limit == "requests"
+        else f"the server holds its limit of {gate.max_held:,} bytes of request bodies"
+    )
+    return _error(
+        503,
+        "overloaded",
+        f"{detail}; nothing of this request was read or sent: resend it later",
+        {"Retry-After": str(ctx.config.busy_retry_after)},
+        limit=limit,
+    )
 
 
 def _broker_down(config: IngestConfig, detail: str) -> web.Response:
@@ -446,7 +557,9 @@ def _encode(event: dict[str, Any], max_event_bytes: int) -> bytes:
     if len(data) > max_event_bytes:
         detail = f"the event is {len(data):,} bytes, over the {max_event_bytes:,}-byte limit"
         raise Invalid("too_large", detail)
-    return data
+    # orjson's bytes keep its whole output buffer (about 4 KiB) however short the JSON:
+    # an exact copy, or a body of small events would weigh 30 times its size until sent
+    return memoryview(data).tobytes() if len(data) < 2048 else data
 
 
 def check_events(
@@ -485,13 +598,24 @@ def _rejection(
     return entry
 
 
-async def _deliver(producer: IngestProducer, good: list[tuple[str, bytes]], wait: bool) -> None:
-    waiters: dict[int, asyncio.Future[None]] = {}
-    for brand, data in good:
-        fut = await producer.enqueue(brand, data)
-        waiters[id(fut)] = fut
+async def _deliver(
+    producer: IngestProducer, good: list[tuple[str, bytes]], wait: bool, hold: Hold
+) -> None:
+    """Enqueue the events; the hold is released once they are all on the broker (or not)."""
+    try:
+        waiters: dict[int, asyncio.Future[None]] = {}
+        for brand, data in good:
+            fut = await producer.enqueue(brand, data)
+            waiters[id(fut)] = fut
+    except BaseException:
+        hold.release()
+        raise
+    delivered = asyncio.gather(*waiters.values())
+    delivered.add_done_callback(hold.release)
     if wait:
-        await asyncio.gather(*waiters.values())
+        await delivered
+    else:
+        delivered.add_done_callback(_retrieve)
 
 
 def _consume(task: asyncio.Future[None]) -> None:
@@ -505,6 +629,19 @@ async def post_events(request: web.Request) -> web.Response:
     refusal = _precheck(request, ctx)
     if refusal is not None:
         return refusal
+    size = _reserved(request, config)
+    hold = ctx.gate.admit(size)
+    if hold is None:
+        return _overloaded(ctx, ctx.gate.refusal(size) or "requests")
+    try:
+        return await _post_admitted(request, ctx, hold)
+    finally:
+        if not hold.delivering:
+            hold.release()
+
+
+async def _post_admitted(request: web.Request, ctx: _Context, hold: Hold) -> web.Response:
+    config = ctx.config
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -520,6 +657,10 @@ async def post_events(request: web.Request) -> web.Response:
         ctx.stats.rejected += 1
         return _error(400, exc.reason, exc.detail, accepted=0, rejected=[])
     good, rejected = check_events(elements, lines, config.max_event_bytes)
+    # the parsed events weigh several times their bytes: drop them before the wait for
+    # the broker, so a request in flight holds about its body's bytes (what the gate counts)
+    count = len(elements)
+    del body, elements, lines
     for entry in rejected:
         ctx.metrics.rejected.labels(entry["reason"]).inc()
     ctx.stats.rejected += len(rejected)
@@ -527,11 +668,12 @@ async def post_events(request: web.Request) -> web.Response:
     listing: dict[str, Any] = {"rejected_count": len(rejected), "rejected": rejected[:MAX_LISTED]}
     if rejected and (not partial or not good):
         detail = (
-            f"{len(rejected):,} of {len(elements):,} events are invalid; nothing was sent: "
+            f"{len(rejected):,} of {count:,} events are invalid; nothing was sent: "
             "fix them and resend the whole request"
         )
         return _error(400, "invalid_events", detail, accepted=0, **listing)
-    task = asyncio.ensure_future(_deliver(ctx.producer, good, config.wait))
+    hold.delivering = True  # from here the delivery releases the hold, not the handler
+    task = asyncio.ensure_future(_deliver(ctx.producer, good, config.wait, hold))
     task.add_done_callback(_consume)
     try:
         # shielded: a timeout answers 503 but never tears an envelope other requests share
@@ -555,6 +697,8 @@ async def _expect(request: web.Request) -> web.Response | None:
     """``Expect: 100-continue``: refuse before the client uploads the body, if we will."""
     ctx = request.app[CONTEXT]
     refusal = _precheck(request, ctx)
+    if refusal is None and (limit := ctx.gate.refusal(_reserved(request, ctx.config))):
+        refusal = _overloaded(ctx, limit)
     if refusal is not None:
         _record(ctx, request, refusal.status, 0.0)  # middlewares do not see this answer
         return refusal
@@ -576,6 +720,8 @@ async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: the ingest server's own metrics, Prometheus text format."""
     ctx = request.app[CONTEXT]
     ctx.metrics.broker_up.set(1.0 if ctx.producer.connected else 0.0)
+    ctx.metrics.in_flight.set(ctx.gate.in_flight)
+    ctx.metrics.held.set(ctx.gate.held)
     return web.Response(
         body=generate_latest(ctx.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
@@ -621,7 +767,8 @@ def make_app(
 ) -> web.Application:
     """The aiohttp application: POST /events, GET /healthz, GET /metrics."""
     app = web.Application(client_max_size=config.max_bytes, middlewares=[_observe])
-    app[CONTEXT] = _Context(producer, config, metrics_ or IngestMetrics(), IngestStats())
+    gate = Gate(config.max_in_flight, config.max_held)
+    app[CONTEXT] = _Context(producer, config, metrics_ or IngestMetrics(), IngestStats(), gate)
     app.router.add_post("/events", post_events, expect_handler=_expect)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -91,7 +91,7 @@ class EventProducer:
         await self.stop()
 
     async def send(self, event: dict[str, Any]) -> None:
-        """Queue one event; raises ``validation.Invalid`` for an event that breaks EVENTS.md."""
+        """Queue one event; raises ``validation.Invalid`` if it breaks docs/events.md."""
         if self.validate:
             # a copy, so the caller's dict is not normalised; a non-object is refused there
             event = validate_event(dict(event) if isinstance(event, dict) else event)

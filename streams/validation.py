@@ -1,4 +1,4 @@
-"""Decoding and validation of Kafka message values against the event contract (EVENTS.md).
+"""Decoding and validation of Kafka message values against the event contract (docs/events.md).
 
 ``decode_message`` turns one message value (an event object or an envelope) into the
 valid events it holds and a :class:`Rejection` for every bad element, so one bad
@@ -36,7 +36,7 @@ from socialpulse.streams.contract import (
 from socialpulse.streams.fast_decode import decode_fast
 
 #: a validated event: the producer's object with ``ts`` normalised to epoch seconds and
-#: the defaults of EVENTS.md filled in; unknown extra fields are kept
+#: the defaults of docs/events.md filled in; unknown extra fields are kept
 Event = dict[str, Any]
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
@@ -195,14 +195,17 @@ def _validate_author(author: Any) -> None:
 
 
 def validate_event(ev: Any) -> Event:
-    """Check one decoded element against EVENTS.md; return it normalised or raise Invalid."""
+    """Check one decoded element against docs/events.md; return it normalised or raise Invalid."""
     if not isinstance(ev, dict):
         raise Invalid("not_object", f"an event must be a JSON object, not {type(ev).__name__}")
     _string(ev, "id", MAX_ID, required=True)
     _string(ev, "brand", MAX_BRAND, required=True)
     kind = _string(ev, "kind", 32, required=True)
     if kind not in KINDS:
-        raise Invalid("unknown_kind", f"kind {kind!r} is not one of EVENTS.md's kinds")
+        raise Invalid(
+            "unknown_kind",
+            f"kind {kind!r} is not one of the kinds of docs/events.md: {', '.join(sorted(KINDS))}",
+        )
     if "ts" not in ev or ev["ts"] is None:
         raise Invalid("missing_field", "ts is required")
     ts = parse_ts(ev["ts"])

@@ -9,7 +9,7 @@ import orjson
 
 _ids = itertools.count(1)
 
-#: fields a kind needs to be valid under EVENTS.md, filled in unless the caller gives them
+#: fields a kind needs to be valid under docs/events.md, filled in unless the caller gives them
 _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "ad_spend": {"value": 10.0, "currency": "EUR"},
     "followers": {"value": 1000},

@@ -1,5 +1,5 @@
 """The six socialpulse boards: overview, brand drill-down, sentiment and crisis, paid and
-funnel, audience, pipeline health. Panel titles name the KPI the way KPIS.md does.
+funnel, audience, pipeline health. Panel titles name the KPI the way docs/kpis.md does.
 
 Template variables: ``brand`` (several, or all), ``platform`` and ``campaign`` (``all`` is
 the total; the worker keeps brand x platform and brand x campaign, not both at once, so

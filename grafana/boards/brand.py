@@ -56,7 +56,7 @@ def brand_drilldown() -> Board:
             [
                 target(
                     rate(
-                        "socialpulse_events_total",
+                        "socialpulse_event_volume_total",
                         "kind",
                         brand=BRAND,
                         kind="~like|reaction|comment|share|save|click",

@@ -118,7 +118,7 @@ def lower_is_better(good: float, bad: float) -> Json:
 PERCENT = "percentunit"
 MONEY = "none"  # in the currency the producers send values in
 
-#: every KPI a goal may headline (KPIS.md), and how it shows; thresholds are common
+#: every KPI a goal may headline (docs/kpis.md), and how it shows; thresholds are common
 #: benchmarks to start from, edit them to your own
 LOOKS: dict[str, Look] = {
     "impressions": Look("Impressions"),

@@ -81,7 +81,7 @@ def sentiment_and_crisis() -> Board:
             [
                 target(
                     "60 * "
-                    + rate("socialpulse_events_total", "brand", brand=BRAND, kind="mention"),
+                    + rate("socialpulse_event_volume_total", "brand", brand=BRAND, kind="mention"),
                     "{{brand}}",
                 )
             ],

@@ -23,7 +23,7 @@ def overview() -> Board:
     board = Board(
         "socialpulse-overview",
         "socialpulse / Overview",
-        "Per brand, the headline KPIs of its goal (KPIS.md), with their trends.",
+        "Per brand, the headline KPIs of its goal (docs/kpis.md), with their trends.",
         kpi_variables(),
         [alert_annotation()],
     )

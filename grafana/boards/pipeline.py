@@ -39,7 +39,8 @@ def pipeline_health() -> Board:
     board.add(
         stat(
             "Events/s",
-            "Events counted into the KPIs per second, all workers.",
+            "Events counted into the KPIs per second, all workers: 1 per event, whatever its "
+            "count field (socialpulse_events_total; volumes are socialpulse_event_volume_total).",
             [target(rate("socialpulse_events_total", **j), "events/s")],
             field_config("short", decimals=0),
         ),
@@ -100,7 +101,7 @@ def pipeline_health() -> Board:
     board.add(
         timeseries(
             "Events/s by kind",
-            "Events counted into the KPIs per second, by kind.",
+            "Events counted into the KPIs per second, by kind (1 per event, not its count).",
             [target(rate("socialpulse_events_total", "kind", **j), "{{kind}}")],
             field_config("short"),
             stack=True,

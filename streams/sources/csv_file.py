@@ -5,7 +5,7 @@
 
 Columns whose header already is a contract field (``id``, ``kind``, ``author.age``...)
 are used without a ``--map``; ``--set FIELD=VALUE`` gives every event a constant. Cells
-are converted per EVENTS.md (numbers, ``ts`` as RFC 3339 or epoch seconds / ms,
+are converted per docs/events.md (numbers, ``ts`` as RFC 3339 or epoch seconds / ms,
 ``hashtags`` split on spaces and commas); an empty cell is an absent field. A row that
 cannot become a valid event is refused with its line number; a bad mapping is a click
 error before anything connects. ``socialpulse replay FILE.csv`` runs the same code.
@@ -32,7 +32,7 @@ from socialpulse.streams import contract
 from socialpulse.streams.plugins import Plugin, Sink, option
 from socialpulse.streams.validation import Invalid, validate_event
 
-#: every event field a column can give, author fields dotted (EVENTS.md)
+#: every event field a column can give, author fields dotted (docs/events.md)
 FIELDS: tuple[str, ...] = tuple(
     name
     for field in contract.FIELDS
@@ -304,7 +304,7 @@ class ColumnMapping:
     columns: dict[str, int] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
     width: int = 0
-    order: list[str] = field(default_factory=list)  # the given fields, in EVENTS.md order
+    order: list[str] = field(default_factory=list)  # the given fields, in docs/events.md order
 
     @classmethod
     def build(cls, source: CsvFile, maps: Sequence[str], sets: Sequence[str]) -> ColumnMapping:
@@ -570,7 +570,7 @@ HELP = """Import a CSV file, mapping its columns to event fields (--map FIELD=CO
 Columns named like an event field (id, ts, brand, kind, ..., author.followers) are used
 as they are; --map FIELD=COLUMN takes a field from another column, --set FIELD=VALUE gives
 every event a constant. Cells become numbers, times (RFC 3339, epoch seconds or ms) and
-hashtag lists as EVENTS.md says; an empty cell is an absent field. UTF-8, with or without
+hashtag lists as docs/events.md says; an empty cell is an absent field. UTF-8, with or without
 BOM. Exit status 1 if any row was refused; each is reported with its line number.
 
 \b

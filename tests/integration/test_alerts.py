@@ -59,18 +59,22 @@ def hook() -> Iterator[Hook]:
     h.server.shutdown()
 
 
-def send(stack: Stack, events: list[dict[str, Any]]) -> None:
-    """Envelopes per brand, keyed by brand, with librdkafka's Java-compatible partitioner."""
+def send(stack: Stack, events: list[dict[str, Any]]) -> int:
+    """Envelopes per brand, keyed by brand, with librdkafka's Java-compatible partitioner;
+    the number of messages sent."""
     producer = Producer(
         {"bootstrap.servers": stack.bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"}
     )
     by_brand: dict[str, list[dict[str, Any]]] = {}
     for ev in sorted(events, key=lambda ev: ev["ts"]):
         by_brand.setdefault(ev["brand"], []).append(ev)
+    messages = 0
     for brand, items in by_brand.items():
         for i in range(0, len(items), 200):
             producer.produce(stack.events_topic, dumps(items[i : i + 200]), brand.encode())
+            messages += 1
     assert producer.flush(30) == 0
+    return messages
 
 
 def play(
@@ -107,9 +111,14 @@ def test_crisis_scenarios_through_the_broker(stack: Stack, hook: Hook, tmp_path:
     history: list[dict[str, Any]] = []
     for k, brand in enumerate(("acme", "calmco", "viralco", "quietco")):
         history += stream(brand, t0, 60, seed=k)
-    send(stack, history)
-    stack.wait_for(lambda s: (value(s, "socialpulse_brands") or 0) == 4)
-    time.sleep(2)
+    messages = send(stack, history)
+    s = stack.wait_for(  # the whole history counted before the crisis starts
+        lambda s: (
+            (value(s, "socialpulse_brands") or 0) == 4
+            and (value(s, "socialpulse_messages_total") or 0) >= messages
+        )
+    )
+    assert (value(s, "socialpulse_messages_total") or 0) >= messages, stack.log_tail()
 
     # the crisis: acme's mentions turn negative; viralco goes viral; quietco's instagram stops
     during = stream("acme", burst, 10, seed=10, mentions=40, negative_share=0.8, tag="b")
@@ -122,8 +131,10 @@ def test_crisis_scenarios_through_the_broker(stack: Stack, hook: Hook, tmp_path:
     received, alert = firing[0]
     event_delay = alert["event_time"] - burst
     wall_delay = received - sent_at(sent, alert["event_time"])
+    # the wall-clock delay is a figure, not a check (it depends on the machine): the check
+    # is in event time, and the wait above fails a build whose alert never comes
     print(f"\nnegative burst: {event_delay:.0f} s event time, {wall_delay:.2f} s wall clock")
-    assert 0 <= event_delay <= 90 and wall_delay < 5  # 20-s slices: detection is per batch
+    assert 0 <= event_delay <= 90  # judged when a later event closes its step
     assert alert["state"] == "firing" and alert["crisis"] is True
     assert alert["severity"] in ("warning", "critical")
     assert alert["value"] >= alert["threshold"] > alert["baseline"]
@@ -175,7 +186,13 @@ def test_crisis_scenarios_through_the_broker(stack: Stack, hook: Hook, tmp_path:
     assert all(states == ["firing", "resolved"] for states in per_id.values()), per_id
     topic = consume_all(stack, f"alerts-{stack.tag}", len(everything))
     assert sorted(json.loads(r.value)["id"] for r in topic) == sorted(a["id"] for a in everything)
-    s = stack.scrape()
+    # counted once the receiver answered, which may be just after it got the last alert
+    s = stack.wait_for(
+        lambda s: (
+            value(s, "socialpulse_alert_deliveries_total", notifier="webhook", outcome="sent")
+            == len(everything)
+        )
+    )
     assert value(
         s, "socialpulse_alert_deliveries_total", notifier="webhook", outcome="sent"
     ) == len(everything)

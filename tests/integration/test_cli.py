@@ -25,6 +25,7 @@ COMMANDS = [
     "score-text",
     "alerts",
     "board",
+    "dlq",
     "send",
     "tables",
 ]
@@ -49,6 +50,34 @@ def test_top_level_help_lists_socialpulse_commands() -> None:
     out = run("--help").stdout
     for command in COMMANDS:
         assert f"  {command} " in out
+    assert "Welcome" not in out
+    ours, faust = out.index("socialpulse commands:"), out.index("Faust commands")
+    assert ours < out.index("  demo ") < faust < out.index("  send ")
+    for internal in ("livecheck", "clean-versions", "reset", "--console-port"):
+        assert internal not in out  # hidden, though they still run
+    assert run("reset", "--help").returncode == 0
+
+
+def test_version_names_socialpulse_and_faust() -> None:
+    out = run("--version").stdout
+    assert out.startswith("socialpulse 0.") and "Faust 0.15" in out
+
+
+def test_worker_help_shows_the_defaults_it_uses() -> None:
+    out = run("worker", "--help", env=dict(os.environ, SOCIALPULSE_WEB_PORT="7123")).stdout
+    assert "default: 7123" in " ".join(out.split()) and "6066" not in out
+
+
+def test_worker_without_broker_or_with_a_busy_port_says_so_in_one_line(broker: str) -> None:
+    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{free_port()}")
+    result = run("worker", env=env, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no broker answers" in result.stderr and len(result.stderr.splitlines()) == 1
+    busy = broker.rpartition(":")[2]  # the broker's own port: taken
+    env = dict(os.environ, SOCIALPULSE_BROKER=f"kafka://{broker}", SOCIALPULSE_WEB_PORT=busy)
+    result = run("worker", env=env, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"port {busy}" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_bad_setting_is_a_clear_error_not_a_traceback() -> None:
@@ -181,8 +210,8 @@ def test_generate_to_file_then_replay_counts_every_event(stack: Stack, tmp_path:
     assert f"sent {len(events):,} events" in result.stdout
     assert "replay events.jsonl [" in result.stderr  # the progress bar
 
-    def total(s: dict) -> float:
-        return sum(v for (name, _), v in s.items() if name == "socialpulse_events_total")
+    def total(s: dict, metric: str = "socialpulse_event_volume_total") -> float:
+        return sum(v for (name, _), v in s.items() if name == metric)
 
     def done(s: dict) -> bool:
         # a batch's texts are counted after its other events, once they are scored
@@ -193,7 +222,8 @@ def test_generate_to_file_then_replay_counts_every_event(stack: Stack, tmp_path:
     s = stack.wait_for(done, seconds=90)
     for brand, n in expected.items():
         assert kpi(s, "socialpulse_impressions", brand, "24h") == n
-    assert total(s) == sum(e.get("count", 1) for e in events)
+    assert total(s) == sum(e.get("count", 1) for e in events)  # volume: the count fields
+    assert total(s, "socialpulse_events_total") == len(events)  # events: 1 each
 
 
 def _descendants(pid: int) -> set[int]:
@@ -219,7 +249,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    "how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"]
+)
 def test_demo_shows_live_metrics_then_leaves_no_orphans(
     tmp_path: Path, how: signal.Signals
 ) -> None:
@@ -232,8 +264,13 @@ def test_demo_shows_live_metrics_then_leaves_no_orphans(
     )
     log = (tmp_path / "demo.log").open("wb")
     started = time.monotonic()
+    logs = tmp_path / "logs"
     demo = subprocess.Popen(
-        [*CLI, "demo", "--rate", "200"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+        [*CLI, "demo", "--rate", "200", "--log-dir", str(logs)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         assert wait_port(web, 90), (tmp_path / "demo.log").read_text()
@@ -251,9 +288,85 @@ def test_demo_shows_live_metrics_then_leaves_no_orphans(
         assert len(children) >= 3  # broker (and its Tansu), worker, generator
     finally:
         demo.send_signal(how)
+        stop = time.monotonic()
         demo.wait(30)
+        stopped = time.monotonic() - stop
+    text = (tmp_path / "demo.log").read_text()
+    assert f"{logs}/" in text and f"live board: http://127.0.0.1:{web}/ " in text
+    assert (logs / "worker.log").stat().st_size > 0 and (logs / "broker.log").exists()
+    assert "Worker ready" not in text  # the children's output is in their logs only
+    if how != signal.SIGKILL:
+        assert demo.returncode == 0 and "demo: stopped in" in text, text[-2000:]
+        assert stopped < 10, f"stopping took {stopped:.1f} s"
+        print(f"demo: stopped {stopped:.1f} s after {how.name}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(_alive(p) for p in children):
         time.sleep(0.5)
     assert not [p for p in children if _alive(p)], "orphans left behind"
     assert not wait_port(port, 1) and not wait_port(web, 1)
+
+
+def test_demo_with_its_web_port_taken_starts_nothing(broker: str, tmp_path: Path) -> None:
+    busy = broker.rpartition(":")[2]
+    env = dict(
+        os.environ,
+        SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{free_port()}",
+        SOCIALPULSE_WEB_PORT=busy,
+    )
+    result = run("demo", "--log-dir", str(tmp_path), env=env, timeout=30)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"port {busy}" in result.stderr and "starting" not in result.stdout
+
+
+def test_demo_in_a_terminal_redraws_in_place_with_urls_and_logs(tmp_path: Path) -> None:
+    """The terminal view, in a real pseudo-terminal: one clear, then frames drawn in place
+    that keep the URLs; nothing of the children's output; Ctrl-C stops it all in order."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    port, web = free_port(), free_port()
+    env = dict(
+        os.environ,
+        SOCIALPULSE_BROKER=f"kafka://127.0.0.1:{port}",
+        SOCIALPULSE_WEB_PORT=str(web),
+        SOCIALPULSE_APP_ID="demo-tty",
+    )
+    logs = tmp_path / "logs"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the demo, on the terminal
+        os.execve(CLI[0], [*CLI, "demo", "--rate", "150", "--log-dir", str(logs)], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    data, started, sent = b"", time.monotonic(), None
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        if sent is None and (
+            b"acme" in data.rsplit(b"\x1b[H", 1)[-1] or time.monotonic() - started > 90
+        ):
+            time.sleep(3)  # a few more frames
+            os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
+            sent = time.monotonic()
+        if sent is not None and time.monotonic() - sent > 30:
+            break
+    _, status = os.waitpid(pid, 0)
+    text = data.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-3000:]
+    frames = text.split("\x1b[H")
+    assert len(frames) >= 3 and text.count("\x1b[2J") == 1  # cleared once, then in place
+    last = frames[-1]
+    assert f"live board  http://127.0.0.1:{web}/" in last and f"{logs}/" in last
+    assert "acme" in last and "alerts (newest last)" in last
+    for noise in ("ProduceRequest", "[INFO]", "Traceback"):
+        assert noise not in text  # the children's output is in their log files
+    assert "demo: stopped in" in last
+    assert (logs / "worker.log").stat().st_size > 0

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
 #: per-process pipeline series, not KPIs: they restart from zero with the process
-NOT_KPIS = ("socialpulse_events_", "socialpulse_alert")
+NOT_KPIS = ("socialpulse_events_", "socialpulse_event_volume_", "socialpulse_alert")
 
 Message = tuple[bytes, bytes, int]  # key, value, partition
 
@@ -178,6 +178,41 @@ def wait_equal(stack: Stack, want: dict, seconds: float = 90, port: int | None =
     return diff
 
 
+def wait_log(stack: Stack, index: int, line: str, seconds: float = 60) -> None:
+    """Wait until worker ``index``'s log holds ``line``."""
+    path = stack.workdir / f"worker-{index}.log"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if line.encode() in path.read_bytes():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"worker {index} never logged {line!r}: {stack.log_tail(index)}")
+
+
+def owned(stack: Stack, port: int) -> set[str]:
+    """The partitions a worker reports a lag for: the ones assigned to it."""
+    with contextlib.suppress(OSError):
+        return {
+            dict(labels)["partition"]
+            for (name, labels), _v in stack.scrape(port).items()
+            if name == "socialpulse_consumer_lag"
+        }
+    return set()
+
+
+def wait_split(stack: Stack, ports: list[int], seconds: float = 90) -> None:
+    """Wait until the partitions are split among the workers on ``ports``, each with some:
+    the rebalance settled."""
+    deadline = time.monotonic() + seconds
+    split: list[set[str]] = []
+    while time.monotonic() < deadline:
+        split = [owned(stack, port) for port in ports]
+        if all(split) and sum(map(len, split)) == len(set().union(*split)) == PARTITIONS:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the partitions never split among the workers on {ports}: {split}")
+
+
 @pytest.fixture(scope="module")
 def messages() -> list[Message]:
     return corpus()
@@ -192,14 +227,20 @@ def reference(
     try:
         stack.start_worker(**WORKER_ENV)
         send(broker, stack.events_topic, messages)
+        # every message read (keyed: none forwarded), then two scrapes in a row agree
+        read = stack.wait_for(
+            lambda s: s.get(("socialpulse_messages_total", frozenset()), 0) >= len(messages),
+            seconds=180,
+        )
+        assert read.get(("socialpulse_messages_total", frozenset()), 0) >= len(messages)
         last: dict = {}
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # settled: two scrapes 3 s apart agree
+        while time.monotonic() < deadline:
             now = kpi_series(stack.scrape())
             if now and now == last:
                 break
             last = now
-            time.sleep(3)
+            time.sleep(0.5)
         assert last, "the reference worker exported no KPIs"
         report("reference", stack, messages, last)
         yield last
@@ -260,7 +301,8 @@ def test_kill_during_a_group_join(stack: Stack, reference: dict, messages: list[
     stack.procs[-1].wait(10)
     send(stack.bootstrap, stack.events_topic, messages[half:], mode="unkeyed")
     joining = stack.start_worker(ready=False, **WORKER_ENV)
-    time.sleep(1.0)  # the group join takes about 5 s: this kill lands inside it
+    # the group join takes about 5 s from this line to "Joined group": the kill lands in it
+    wait_log(stack, len(stack.procs) - 1, "(Re-)joining group")
     joining.send_signal(signal.SIGKILL)
     joining.wait(10)
     stack.start_worker(**WORKER_ENV)
@@ -295,13 +337,13 @@ def test_workers_churning(
     )
     sender.start()
     start("B")
-    time.sleep(3)
+    wait_split(stack, [ports["A"], ports["B"]])
     stop("A", signal.SIGKILL)
     start("C")
-    time.sleep(3)
+    wait_split(stack, [ports["B"], ports["C"]], seconds=120)  # after A's session expired
     stop("C", signal.SIGTERM)
     start("D", ready=False)
-    time.sleep(1.0)
+    wait_log(stack, len(stack.procs) - 1, "(Re-)joining group")  # B dies in D's join
     stop("B", signal.SIGKILL)
     stack.wait_ready(len(stack.procs) - 1)
     sender.join()

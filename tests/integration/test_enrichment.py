@@ -46,7 +46,19 @@ def test_texts_are_enriched_and_counted(stack: Stack) -> None:
     values = [dumps(e) for e in text_events(now)]
     values.append(dumps([ev(f"i{n}", "impression", now - 4, count=5) for n in range(200)]))
     librdkafka_send(stack, values)
-    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_impressions", "acme") or 0) >= 1000)
+
+    def all_counted(s: Samples) -> bool:
+        # the texts may be counted in a later batch than the impressions (a helper process
+        # scores them): wait for all six messages, the five texts scored and counted
+        polarities = sum(polarity(s, name) or 0 for name in ("positive", "negative", "neutral"))
+        return (
+            (kpi(s, "socialpulse_impressions", "acme") or 0) >= 1000
+            and (value(s, "socialpulse_messages_total") or 0) >= len(values)
+            and (value(s, "socialpulse_enrichment_seconds_count") or 0) >= 5
+            and polarities >= 5
+        )
+
+    samples = stack.wait_for(all_counted)
     assert kpi(samples, "socialpulse_impressions", "acme") == 1000
     assert kpi(samples, "socialpulse_mentions", "acme") == 3
     # m2, m3 (given), m4 positive; m1 and m5 (emoji only: French has no lexicon) negative
@@ -78,7 +90,12 @@ def test_enrichment_can_be_switched_off(stack: Stack) -> None:
     stack.start_worker(SOCIALPULSE_ENRICH="false")
     now = time.time()
     librdkafka_send(stack, [dumps(e) for e in text_events(now)])
-    samples = stack.wait_for(lambda s: (kpi(s, "socialpulse_mentions", "acme") or 0) >= 3)
+    samples = stack.wait_for(  # all five messages, m3's own sentiment among them
+        lambda s: (
+            (value(s, "socialpulse_messages_total") or 0) >= 5
+            and (kpi(s, "socialpulse_mentions", "acme") or 0) >= 3
+        )
+    )
     assert kpi(samples, "socialpulse_mentions", "acme") == 3
     assert polarity(samples, "positive") == 1  # only m3's own sentiment
     assert value(samples, "socialpulse_enrichment_seconds_count") == 0

@@ -3,7 +3,7 @@
 The test runs its own embedded broker, stops it for OUTAGE seconds and starts it again on
 the same port. The embedded broker keeps everything in memory, so it comes back empty:
 no topics, no committed offsets, no changelogs. The worker rejoins, finds nothing to
-restore and counts from zero what is sent from then on (README, "Reliability").
+restore and counts from zero what is sent from then on (docs/reliability.md).
 """
 
 from __future__ import annotations

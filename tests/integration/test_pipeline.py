@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from confluent_kafka import Producer
 
 from socialpulse.streams.producer import EventProducer, SyncEventProducer
@@ -109,7 +109,12 @@ def test_unkeyed_librdkafka_envelopes_duplicates_and_bad_input(stack: Stack) -> 
     assert kpi(s, "socialpulse_net_sentiment_ratio", "acme") == 0.0
     assert kpi(s, "socialpulse_impressions", "acme", platform="x") == 50
     assert kpi(s, "socialpulse_impressions", "globex") == 7
-    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 50
+    # 5 events of count 10: 5 events, a volume of 50
+    assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="impression") == 5
+    assert (
+        value(s, "socialpulse_event_volume_total", brand="acme", platform="x", kind="impression")
+        == 50
+    )
     assert value(s, "socialpulse_events_total", brand="acme", platform="x", kind="like") == 2
     assert value(s, "socialpulse_events_duplicate_total", brand="acme") == 2
     rejected = {
@@ -163,6 +168,44 @@ def test_sdk_producer_keys_by_brand_so_nothing_is_forwarded(stack: Stack) -> Non
     assert value(s, "socialpulse_events_forwarded_total") == 0
 
 
+def committed(stack: Stack) -> int:
+    """Messages of the events topic the worker's group committed, over all partitions.
+
+    The worker commits a partition's position once the batches below it are written to
+    its state log (``agents.events_reader``), so this is what a restart resumes from."""
+
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=stack.bootstrap,
+            group_id=f"sp-{stack.tag}",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # metadata, for the partitions
+            partitions = consumer.partitions_for_topic(stack.events_topic) or set()
+            offsets = [
+                await consumer.committed(TopicPartition(stack.events_topic, p)) for p in partitions
+            ]
+            return sum(o or 0 for o in offsets)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def wait_committed(stack: Stack, messages: int, seconds: float = 60) -> None:
+    """Wait until the worker's group committed ``messages`` messages (all it was sent)."""
+    deadline = time.monotonic() + seconds
+    done = 0
+    while time.monotonic() < deadline:
+        done = committed(stack)
+        if done >= messages:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the worker committed {done} of {messages} messages in {seconds} s")
+
+
 def test_late_events_are_dead_lettered(stack: Stack) -> None:
     stack.start_worker(SOCIALPULSE_ALLOWED_LATENESS="60")
     now = time.time()
@@ -194,7 +237,7 @@ def test_restarted_worker_resumes_and_still_dedups(stack: Stack, how: signal.Sig
     ]
     librdkafka_send(stack, first)
     stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "acme") == 10)
-    time.sleep(3)  # let the worker commit offsets and flush its tables
+    wait_committed(stack, len(first))  # state written and offsets committed: all of it
     worker.send_signal(how)
     worker.wait(30)
 
@@ -207,7 +250,9 @@ def test_restarted_worker_resumes_and_still_dedups(stack: Stack, how: signal.Sig
     # everything again (a producer retrying after the crash) plus one new event
     librdkafka_send(stack, [*first, dumps(ev("new", "like", now))])
     s = stack.wait_for(lambda s: kpi(s, "socialpulse_engagements", "acme") == 11)
-    time.sleep(2)
+    # every message read (the resent ones too), and only then the figures
+    s = stack.wait_for(lambda s: value(s, "socialpulse_events_duplicate_total", brand="acme") == 32)
+    wait_committed(stack, 2 * len(first) + 1)
     s = stack.scrape()
     assert kpi(s, "socialpulse_impressions", "acme") == 60
     assert kpi(s, "socialpulse_engagements", "acme") == 11
@@ -237,7 +282,7 @@ def test_out_of_order_events_land_in_their_minute(stack: Stack) -> None:
 
 
 def test_sync_producer_from_plain_code(stack: Stack) -> None:
-    """The README's blocking SDK example, for code without an event loop."""
+    """The blocking SDK example of docs/events.md, for code without an event loop."""
     stack.start_worker()
     now = time.time()
     with SyncEventProducer(stack.bootstrap, stack.events_topic, max_events=10) as producer:
@@ -263,7 +308,26 @@ def test_two_workers_split_brands_and_forward_unkeyed_events(stack: Stack) -> No
         return any(name == "socialpulse_brands" for (name, _), _v in stack.scrape(port).items())
 
     assert all(assigned(p) for p in ports)
-    time.sleep(8)  # let the rebalance that the second worker started settle
+
+    def partitions(port: int) -> set[str]:
+        samples = stack.scrape(port)
+        return {
+            dict(labels)["partition"]
+            for (name, labels), _v in samples.items()
+            if name == "socialpulse_consumer_lag"
+        }
+
+    # the rebalance the second worker started has settled: the four partitions split
+    # between the two workers, each with some (a worker reports the lag of its own)
+    deadline = time.monotonic() + 90
+    split: list[set[str]] = []
+    while time.monotonic() < deadline:
+        split = [partitions(p) for p in ports]
+        if all(split) and not split[0] & split[1] and len(split[0] | split[1]) == 4:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the partitions never split between the two workers: {split}")
     now = time.time()
     brands = [f"brand{i}" for i in range(12)]
     librdkafka_send(
@@ -284,8 +348,8 @@ def test_two_workers_split_brands_and_forward_unkeyed_events(stack: Stack) -> No
                     seen.setdefault(b, []).append(v)
         return seen
 
-    deadline = time.time() + 60
-    while time.time() < deadline and merged() != {b: [15.0] for b in brands}:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and merged() != {b: [15.0] for b in brands}:
         time.sleep(1)
     assert merged() == {b: [15.0] for b in brands}  # each brand on one worker, exact
     forwarded = sum(

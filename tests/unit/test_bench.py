@@ -12,7 +12,7 @@ import pytest
 from socialpulse.bench.corpus import make_events, messages, renamed
 from socialpulse.bench.latency import Timeline, percentile
 from socialpulse.bench.report import Report, Row
-from socialpulse.bench.run import repeat_to, stage_of, summarise
+from socialpulse.bench.run import Options, main_output, repeat_to, stage_of, summarise
 
 
 def test_corpus_messages_are_per_brand_envelopes_of_at_most_500() -> None:
@@ -86,4 +86,23 @@ def test_report_table_json_and_png(tmp_path: Path) -> None:
     assert data["rows"][1]["events_per_second"] == pytest.approx(10_000)
     assert data["rows"][2]["ratio_to_raw"] == pytest.approx(0.2)
     assert data["machine"] == {"cpus": 2}
-    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png_path is not None and png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_matplotlib_the_bench_prints_its_table_and_how_to_get_the_chart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain install (no dev extras): the JSON and the table, no crash, and the hint."""
+    import sys
+
+    from socialpulse.bench import run as bench_run
+
+    report = Report(rows=[Row("raw", 1000, 0.01, "raw"), Row("worker", 500, 0.01, "raw")])
+    monkeypatch.setattr(bench_run, "run", lambda options, say: report)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises
+    out = tmp_path / "out"
+    assert main_output(Options(out=out), lambda line: None) == 0
+    printed = capsys.readouterr().out
+    assert "raw" in printed and "worker" in printed and "50,000" in printed
+    assert "pip install 'socialpulse[bench]'" in printed
+    assert (out / "bench.json").exists() and not (out / "bench.png").exists()

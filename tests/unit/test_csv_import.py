@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from socialpulse.agents.processes import free_port
 from socialpulse.agents.settings import Settings
 from socialpulse.streams import builtin_plugins, plugins
+from socialpulse.streams.contract import KINDS
 from socialpulse.streams.plugins import Sink
 from socialpulse.streams.sources import csv_file
 from socialpulse.streams.validation import validate_event
@@ -253,7 +254,8 @@ async def test_bad_rows_are_refused_with_their_line_numbers(tmp_path: Path) -> N
     assert events(sink)[1]["text"] == "two\nlines"
     assert sink.errors == [
         "line 3: bad_ts: ts 'yesterday' is not RFC 3339",
-        "line 5: unknown_kind: kind 'teleport' is not one of EVENTS.md's kinds",
+        "line 5: unknown_kind: kind 'teleport' is not one of the kinds of docs/events.md: "
+        + ", ".join(sorted(KINDS)),
         "line 8: bad_type: count 'many' is not a whole number",
         "line 9: bad_csv: 7 cells, the header has 6",
         "line 10: bad_text: not valid UTF-8 (line 10)",
@@ -340,7 +342,7 @@ def posts(tmp_path: Path) -> Path:
         (["--map", "text=text", "--map", "text=tags"], "text is mapped twice"),
         (["--set", "text=hi", "--set", "text=ho"], "text is set twice"),
         (["--map", "platform=tags", "--set", "platform=x"], "platform is both mapped and set"),
-        (["--set", "kind=teleport"], "kind 'teleport' is not one of EVENTS.md's kinds"),
+        (["--set", "kind=teleport"], "kind 'teleport' is not one of the kinds of docs/events.md"),
         (["--set", "count=0"], "count must be at least 1"),
         (["--set", "count=two"], "count 'two' is not a whole number"),
         (["--set", "sentiment=3"], "sentiment must lie in [-1, 1]"),

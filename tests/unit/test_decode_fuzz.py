@@ -1,13 +1,13 @@
 """Property tests of ``decode_message``: it never raises, and it accounts for every element.
 
-EVENTS.md: "Nothing is silently dropped, and nothing crashes a worker." Fuzzed: random
+docs/events.md: "Nothing is silently dropped, and nothing crashes a worker." Fuzzed: random
 bytes, deep nesting, huge strings, lone surrogates, NUL, wrong types, numbers out of range
 and envelopes mixing good and bad events. Every accepted event must be writable again with
 orjson (the worker re-encodes events to forward and dead-letter them), and every dead letter
 must decode to the same rejection again.
 
 CI runs each property derandomized (a fixed seed per test) with 300 examples. A longer,
-random run for local use (see the README, "Fuzzing")::
+random run for local use (see docs/reliability.md, "Fuzzing")::
 
     SOCIALPULSE_FUZZ_EXAMPLES=100000 pytest tests/unit/test_decode_fuzz.py
 
@@ -706,7 +706,7 @@ def test_raw_surrogates_and_nul_bytes_are_not_json(raw: bytes) -> None:
 
 
 def test_nul_in_an_extra_field_is_kept() -> None:
-    """Only fields EVENTS.md names refuse NUL; an extra field can hold and re-encode it."""
+    """Only fields docs/events.md names refuse NUL; an extra field can hold and re-encode it."""
     (ev,), rejections = decode(GOOD[:-1].encode() + b',"note":"a\\u0000b"}')
     assert rejections == []
     assert codec.loads(codec.dumps(ev))["note"] == "a\x00b"

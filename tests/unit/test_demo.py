@@ -36,3 +36,25 @@ def test_a_bad_brand_count_is_refused_before_anything_starts(
 ) -> None:
     assert run_demo(Settings(), DemoPlan(brands=brands), out=io.StringIO()) == 2
     assert "--brands must lie in" in capsys.readouterr().err
+
+
+def test_the_screen_redraws_in_place_and_keeps_the_urls_and_the_newest_alerts() -> None:
+    from socialpulse.agents.demo import AlertFeed, Screen, render_table
+
+    feed = AlertFeed()
+    alert = {"id": "a1", "brand": "umbrella", "rule": "negative_sentiment", "severity": "warning"}
+    alert["summary"] = "net sentiment fell"
+    assert len(feed.update([alert], now=0)) == 1 and feed.update([alert], now=1) == []
+    for n in range(30):  # more alerts than fit: the newest stay on screen
+        feed.update([alert, {**alert, "id": f"b{n}", "rule": f"rule{n}"}], now=2)
+    resolved = feed.update([], now=3)
+    assert len(resolved) == 2 and all("RESOLVED" in line for line in resolved)
+    screen = Screen(["socialpulse demo", "live board  http://127.0.0.1:6066/"], "up 0m10s")
+    screen.table = render_table({"acme": {"socialpulse_impressions": 1234.0}})
+    text = screen.render(feed.lines, width=100, height=20)
+    assert text.startswith("\x1b[H") and "\x1b[2J" not in text  # home, no full clear
+    assert text.endswith("\x1b[J")  # what was below is cleared
+    lines = text.split("\n")
+    assert len(lines) <= 20 and "http://127.0.0.1:6066/" in lines[1]
+    assert "umbrella" in text and "negative_sentiment" in text and "RESOLVED" in lines[-2]
+    assert "acme" in text and "1,234" in text

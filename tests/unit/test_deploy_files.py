@@ -42,6 +42,7 @@ WINDOW_METRICS = {kpi.metric for kpi in CATALOGUE} | {"socialpulse_sentiment_eve
 HISTOGRAMS = {"socialpulse_batch_seconds"}
 KNOWN_METRICS = WINDOW_METRICS | {
     "socialpulse_events_total",
+    "socialpulse_event_volume_total",
     "socialpulse_events_rejected_total",
     "socialpulse_events_duplicate_total",
     "socialpulse_dead_letters_total",

@@ -35,7 +35,7 @@ OTHER_PREFIXES = ("process_",)
 
 
 def exported_metrics() -> set[str]:
-    """Every metric name the worker exports, from the README's generated table."""
+    """Every metric name the worker exports, from the generated table of docs/kpis.md."""
     names = set(re.findall(r"^\| `(socialpulse_[a-z0-9_]+)` \| (\w+)", metrics_markdown(), re.M))
     out = set()
     for name, kind in names:

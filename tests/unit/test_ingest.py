@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from socialpulse.agents.settings import Settings
 from socialpulse.streams.ingest import (
+    CONTEXT,
     BrokerUnavailable,
     DeliveryProducer,
     IngestConfig,
@@ -454,3 +455,144 @@ async def test_an_event_queued_while_the_linger_sends_is_not_stranded() -> None:
     await asyncio.sleep(0.1)  # no other request comes: the linger must still send it
     assert [v for _, v, _ in kafka.sent] == [b"[1]", b"[2]", b"[3]"]
     assert producer._linger_task is None
+
+
+class HeldProducer(FakeProducer):
+    """Acknowledges nothing until :meth:`ack_all`: requests stay in flight meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.futures: list[asyncio.Future[None]] = []
+
+    async def enqueue(self, brand: str, data: bytes) -> asyncio.Future[None]:
+        self.sent.append((brand, orjson.loads(data)))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.futures.append(fut)
+        return fut
+
+    def ack_all(self) -> None:
+        for fut in self.futures:
+            if not fut.done():
+                fut.set_result(None)
+
+
+def metric_lines(text: str) -> dict[str, float]:
+    pairs = (line.rsplit(" ", 1) for line in text.splitlines() if line and line[0] != "#")
+    return {name: float(v) for name, v in pairs}
+
+
+async def test_beyond_the_requests_in_flight_the_answer_is_503_at_once() -> None:
+    producer = HeldProducer()
+    app = make_app(producer, config(max_in_flight=2, ack_timeout=30))
+    async with TestClient(TestServer(app)) as c:
+        first = asyncio.ensure_future(post(c, ev(1)))
+        second = asyncio.ensure_future(post(c, ev(2)))
+        while len(producer.sent) < 2:
+            await asyncio.sleep(0.01)
+        status, headers, body = await post(c, ev(3))
+        assert status == 503 and body["error"] == "overloaded" and body["limit"] == "requests"
+        assert headers["Retry-After"] == "1" and "resend" in body["detail"]
+        assert [e["id"] for _, e in producer.sent] == ["1", "2"]  # the refused one sent nothing
+        lines = metric_lines(await (await c.get("/metrics")).text())
+        assert lines['socialpulse_ingest_overloaded_total{limit="requests"}'] == 1
+        assert lines['socialpulse_ingest_overloaded_total{limit="bytes"}'] == 0
+        assert lines["socialpulse_ingest_requests_in_flight"] == 2
+        assert lines['socialpulse_ingest_requests_total{status="503"}'] == 1
+        producer.ack_all()
+        assert (await first)[0] == (await second)[0] == 202
+        third = asyncio.ensure_future(post(c, ev(3)))  # room again: the resend goes through
+        while len(producer.sent) < 3:
+            await asyncio.sleep(0.01)
+        producer.ack_all()
+        assert (await third)[0] == 202
+        lines = metric_lines(await (await c.get("/metrics")).text())
+        assert lines["socialpulse_ingest_requests_in_flight"] == 0
+        assert lines["socialpulse_ingest_held_bytes"] == 0
+
+
+async def test_a_request_unacknowledged_in_time_still_holds_its_share() -> None:
+    """A 503 on the acknowledgement timeout leaves the events on their way: they stay held."""
+    producer = HeldProducer()
+    app = make_app(producer, config(max_in_flight=1, ack_timeout=0.1))
+    async with TestClient(TestServer(app)) as c:
+        status, _, body = await post(c, ev(1))
+        assert status == 503 and body["error"] == "broker_unavailable"
+        status, _, body = await post(c, ev(2))
+        assert status == 503 and body["error"] == "overloaded"
+        assert app[CONTEXT].gate.in_flight == 1
+        producer.ack_all()  # the late acknowledgement gives the share back
+        async with asyncio.timeout(5):
+            while app[CONTEXT].gate.in_flight:
+                await asyncio.sleep(0.01)
+        task = asyncio.ensure_future(post(c, ev(2)))
+        while len(producer.sent) < 2:
+            await asyncio.sleep(0.01)
+        producer.ack_all()
+        assert (await task)[0] == 202
+
+
+async def test_beyond_the_bytes_held_the_answer_is_503_before_the_upload() -> None:
+    producer = HeldProducer()
+    app = make_app(producer, config(max_held=20_000, ack_timeout=30))
+    async with TestClient(TestServer(app)) as c:
+        big = [ev(n, text="x" * 800) for n in range(10)]  # about 9 kB
+        first = asyncio.ensure_future(post(c, big))
+        second = asyncio.ensure_future(post(c, [ev(n + 10, text="y" * 800) for n in range(10)]))
+        while len(producer.sent) < 20:
+            await asyncio.sleep(0.01)
+        status, headers, body = await post(c, [ev(n + 20, text="z" * 800) for n in range(10)])
+        assert (status, body["limit"], headers["Retry-After"]) == (503, "bytes", "1")
+        # Expect: 100-continue learns it before sending the body
+        server = c.server
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(
+            b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: 9000\r\n".encode()
+            + b"Expect: 100-continue\r\n\r\n"
+        )
+        await writer.drain()
+        assert b" 503 " in await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        lines = metric_lines(await (await c.get("/metrics")).text())
+        assert lines['socialpulse_ingest_overloaded_total{limit="bytes"}'] >= 2
+        assert lines["socialpulse_ingest_held_bytes"] > 15_000
+        producer.ack_all()
+        assert (await first)[0] == (await second)[0] == 202
+
+
+async def test_concurrent_load_is_answered_in_full_and_sends_only_the_accepted() -> None:
+    """Many clients at once against a slow broker: each gets 202 or 503, and exactly the
+    202'd events are sent; afterwards nothing is held."""
+
+    class SlowProducer(FakeProducer):
+        async def enqueue(self, brand: str, data: bytes) -> asyncio.Future[None]:
+            self.sent.append((brand, orjson.loads(data)))
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_later(0.02, fut.set_result, None)
+            return fut
+
+    producer = SlowProducer()
+    app = make_app(producer, config(max_in_flight=8, max_held=40_000, ack_timeout=30))
+    async with TestClient(TestServer(app)) as c:
+
+        async def one(n: int) -> tuple[int, int]:
+            size = 8 if n % 5 else 1
+            body = [ev(f"{n}-{k}", text="t" * (700 if n % 5 == 0 else 10)) for k in range(size)]
+            status, _, answer = await post(c, body)
+            assert status in (202, 503), answer
+            return status, answer["accepted"] if status == 202 else 0
+
+        results = await asyncio.gather(*(one(n) for n in range(200)))
+        statuses = [s for s, _ in results]
+        assert 202 in statuses and 503 in statuses
+        assert len(producer.sent) == sum(n for _, n in results)
+        gate = app[CONTEXT].gate
+        assert (gate.in_flight, gate.held) == (0, 0)
+
+
+def test_the_bytes_held_must_take_the_largest_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(IngestError, match="at least the largest body"):
+        config(max_held=5_000)
+    monkeypatch.setenv("SOCIALPULSE_INGEST_MAX_BYTES", "20000000")
+    with pytest.raises(ValueError, match="INGEST_MAX_HELD_BYTES"):
+        Settings()

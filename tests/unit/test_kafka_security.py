@@ -318,7 +318,7 @@ def test_security_options_keep_only_security_keys() -> None:
 
 
 def test_the_readme_example_settings_validate(tls: Tls, tmp_path: Path) -> None:
-    """The README's SASL_SSL example, as environment variables."""
+    """The SASL_SSL example of docs/security.md, as environment variables."""
     env = {
         "SOCIALPULSE_BROKER": "kafka://kafka-1.example.com:9093;kafka://kafka-2.example.com:9093",
         "SOCIALPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",

@@ -138,7 +138,7 @@ def test_no_follower_kpis_without_any_follower_event() -> None:
 
 
 def test_follows_without_a_snapshot_still_count() -> None:
-    """KPIS.md: a platform that never sent a ``followers`` snapshot counts all of its
+    """docs/kpis.md: a platform that never sent a ``followers`` snapshot counts all of its
     follows and unfollows (from 0), and the total sums over platforms."""
     e = Events()
     state = KpiState(allowed_lateness=100_000)

@@ -25,7 +25,8 @@ from socialpulse.streams.enrich.evaluation import evaluate, language_accuracy, l
 DATA = Path(__file__).resolve().parents[1] / "data"
 SEVEN = ("en", "fa", "ar", "pl", "vi", "es", "de")
 
-#: lowest sign accuracy allowed per language, set from what the scorer reaches (see README)
+#: lowest sign accuracy allowed per language, set from what the scorer reaches
+#: (see docs/language.md)
 BARS: dict[str, dict[str, float]] = {
     "sentiment_posts.jsonl": dict.fromkeys(SEVEN, 0.95),
     "sentiment_dev.jsonl": dict.fromkeys(SEVEN, 0.90),

@@ -1,4 +1,5 @@
-"""Table-driven tests of ``validate_event`` and ``decode_message`` against EVENTS.md "Bad input".
+"""Table-driven tests of ``validate_event`` and ``decode_message`` against docs/events.md
+("Bad input").
 
 Every rejection reason the decoder can give (all of ``contract.REASONS`` but ``late`` and
 ``future``, which the KPI state and the pipeline give) is produced by a case of the tables

@@ -1,0 +1,76 @@
+"""The events reader commits positions only for partitions it restored and sought in the
+current generation: a commit in between would carry the last generation's positions (a
+broker that came back empty would then be asked for offsets past its end, and the
+embedded broker answers such a fetch with nothing, forever)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from socialpulse.agents.events_reader import EventsReader, _Rebalance
+from socialpulse.agents.settings import Settings
+
+TOPIC = "events"
+
+
+class Consumer:
+    def __init__(self, tps: set[TopicPartition]) -> None:
+        self.tps = tps
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.sought: dict[TopicPartition, int] = {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.tps
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought[tp] = offset
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+
+class Pipeline:
+    """Positions of the last generation until ``restored`` is set."""
+
+    def __init__(self) -> None:
+        self.restored = asyncio.Event()
+        self.offsets: dict[int, int | None] = {0: 10, 1: 20}
+
+    def next_offset(self, partition: int) -> int | None:
+        return self.offsets.get(partition)
+
+    async def on_revoked(self, revoked: set[Any]) -> None:
+        pass
+
+    async def on_assigned(self, assigned: set[Any]) -> None:
+        pass
+
+    async def resume_positions(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
+        await self.restored.wait()
+        self.offsets = {0: None, 1: 3}  # the new broker's state log: nothing for 0
+        return {TopicPartition(TOPIC, 1): 3}
+
+
+def test_no_commit_between_a_rebalance_and_the_restore() -> None:
+    async def run() -> None:
+        tps = {TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)}
+        pipeline = Pipeline()
+        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        consumer = Consumer(tps)
+        reader.consumer = consumer  # type: ignore[assignment]
+        listener = _Rebalance(reader)
+        await listener.on_partitions_revoked(tps)
+        assigning = asyncio.ensure_future(listener.on_partitions_assigned(tps))
+        await asyncio.sleep(0)
+        await reader._commit(force=True)  # the read loop, while the restore is under way
+        assert consumer.commits == []
+        pipeline.restored.set()
+        await assigning
+        await reader._commit(force=True)
+        assert consumer.commits == [{TopicPartition(TOPIC, 1): 3}]
+        assert consumer.sought == {TopicPartition(TOPIC, 1): 3}
+
+    asyncio.run(run())
