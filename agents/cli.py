@@ -11,6 +11,7 @@ import asyncio
 import collections
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from socialpulse.agents.app import create_app
 from socialpulse.agents.board_prometheus import board_command
 from socialpulse.agents.broker import BrokerError, run_broker
+from socialpulse.agents.cli_backtest import backtest_command
 from socialpulse.agents.cli_group import dress
 from socialpulse.agents.demo import DemoPlan, run_demo
 from socialpulse.agents.dlq import (
@@ -91,23 +93,37 @@ def build_commands(settings: Settings) -> list[click.Command]:
     def generate(output: Path | None, envelope: int, quiet: bool, **options: Any) -> None:
         """Send a realistic synthetic event stream (or write it to a file with --output).
 
-        The same as `socialpulse produce generator`, plus --output."""
+        The same as `socialpulse produce generator`, plus --output. With --output, the
+        file holds the --duration seconds of event time up to now, and a --crisis starts
+        --crisis-in seconds after the file's first second (a file for `backtest`)."""
         from socialpulse.streams.generate import write_file
+        from socialpulse.streams.generator import crisis_burst
 
         err = None if quiet else sys.stderr
         if output is not None:
-            if options["history"] or options["crisis"] is not None:
-                raise click.UsageError("--history and --crisis are for live sending, not --output")
-            if options["duration"] is None:
+            if options["history"]:
+                raise click.UsageError("--history is for live sending, not --output")
+            duration = options["duration"]
+            if duration is None:
                 raise click.UsageError("--output needs --duration (seconds of event time to write)")
             stream = synthetic_stream(
                 options["rate"], options["brands"], options["seed"], options["crisis"]
             )
+            end = time.time()
+            if options["crisis"] is not None:
+                if options["crisis_in"] >= duration:
+                    raise click.BadParameter(
+                        f"the file holds {duration:g} s: the crisis must start before that",
+                        param_hint="--crisis-in",
+                    )
+                start = end - duration + options["crisis_in"]
+                stream.script(crisis_burst(options["crisis"], start))
             n = write_file(
                 stream,
                 output,
                 rate=options["rate"],
-                duration=options["duration"],
+                duration=duration,
+                end=end,
                 envelope=max(1, envelope),
                 err=err,
             )
@@ -618,6 +634,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
         bench,
         score_text,
         alerts,
+        backtest_command(settings),
         ingest,
         board_command,
     ]

@@ -33,6 +33,7 @@ SOCIALPULSE_COMMANDS = (
     "dlq",
     "board",
     "alerts",
+    "backtest",
     "score-text",
     "bench",
 )
@@ -53,6 +54,7 @@ SHORT_HELP = {
     "dlq": "Read the dead letters (rejected input); replay fixed ones.",
     "board": "Serve the live board of every worker a Prometheus scrapes.",
     "alerts": "Crisis alerts: send a test alert to a webhook or Apprise URL.",
+    "backtest": "The alerts a file of past events would have raised (no broker).",
     "score-text": "Score texts from stdin: sentiment and language, as JSON lines.",
     "bench": "Measure throughput on the embedded broker.",
 }

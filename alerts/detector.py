@@ -140,6 +140,9 @@ class AlertEngine:
         self.lifecycle = Lifecycle(self.tuning.resolve_after, self.tuning.cooldown, clock)
         self.evidence = Evidence()
         self.watches: dict[str, Watch] = {}
+        #: called with (brand, rule, event time, check) for every rule judged at every
+        #: step: ``socialpulse backtest --plot`` draws the signals from it
+        self.trace: Callable[[str, str, float, Check], None] | None = None
         t = self.tuning
         if t.step_seconds <= 0 or 60 % t.step_seconds:
             raise ValueError(f"step_seconds must divide a minute, not {t.step_seconds}")
@@ -311,7 +314,10 @@ class AlertEngine:
             checks["cpa_surge"] = self._cpa_surge(brand, watch, paid)
             checks[_DRY] = self._spend_without_conversions(brand, watch, minute)
         out = []
+        trace = self.trace
         for rule, check in checks.items():
+            if trace is not None:
+                trace(brand, rule, at, check)
             alert = self.lifecycle.step(brand, rule, at, check)
             if alert is not None:
                 out.append(alert)
