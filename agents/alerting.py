@@ -1,4 +1,5 @@
-"""The worker's alert stage: feeds the detectors, publishes and delivers their alerts.
+"""The worker's alert stage: publishes and delivers the alerts of the detectors (which
+the batch core runs, ``agents.batch_core``), and checks the wall-clock silence.
 
 Alert events go to the ``social-alerts`` topic (key: the brand), to the
 ``socialpulse_alert_firing`` gauge, and to every notifier through the dispatcher, whose
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 import faust
 
@@ -50,11 +50,6 @@ class AlertStage:
     def _delivered(self, kind: str, outcome: str) -> None:
         self.metrics.alert_deliveries.labels(kind, outcome).inc()
 
-    async def detect(self, events: Iterable[dict[str, Any]], states: dict[str, BrandState]) -> None:
-        """Step the detectors through the minutes a batch's counted events close."""
-        for alert in self.engine.detect(events, states):
-            await self.publish(alert)
-
     async def check_silence(self, states: dict[str, BrandState]) -> None:
         for alert in self.engine.check_silence(states):
             await self.publish(alert)
@@ -80,5 +75,9 @@ class AlertStage:
         self.dispatcher.start()
         self.dispatcher.submit(body)
 
-    def forget(self, brands: Iterable[str]) -> None:
-        self.engine.forget(brands)
+    def show_firing(self, brands: Iterable[str]) -> None:
+        """Set the gauge of the firing alerts of ``brands`` (restored from the state log)."""
+        mine = set(brands)
+        for alert in self.engine.lifecycle.firing():
+            if alert.brand in mine:
+                self.metrics.alert_firing.labels(alert.brand, alert.rule, alert.severity).set(1)

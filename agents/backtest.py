@@ -100,6 +100,9 @@ class Backtest:
 
             enricher = Enricher(mode=settings.sentiment_model)
         self._enricher = enricher
+        tuning = Tuning(**config.alerts.tuning)  # type: ignore[arg-type]
+        limits = {brand: bc.alerts for brand, bc in config.brands.items() if bc.alerts}
+        self.engine = AlertEngine(tuning, limits)
         # one partition: every brand is owned here, nothing is forwarded
         self.core = BatchCore(
             self.state,
@@ -108,11 +111,9 @@ class Backtest:
             max_envelope_events=settings.max_envelope_events,
             max_future=settings.max_future,
             enricher=self._enrich if enricher is not None else None,
+            alerts=self.engine,
         )
         self.core.restore(0, {}, None)
-        tuning = Tuning(**config.alerts.tuning)  # type: ignore[arg-type]
-        limits = {brand: bc.alerts for brand, bc in config.brands.items() if bc.alerts}
-        self.engine = AlertEngine(tuning, limits)
         self.result = BacktestResult()
         if trace:
             self.engine.trace = self._trace
@@ -160,7 +161,7 @@ class Backtest:
             low, high = min(stamps), max(stamps)
             result.first_ts = low if result.first_ts is None else min(result.first_ts, low)
             result.last_ts = high if result.last_ts is None else max(result.last_ts, high)
-        result.alerts += self.engine.detect(out.accepted, self.state.brands)
+        result.alerts += out.alerts
 
 
 class CoreProducer(EventProducer):

@@ -26,13 +26,17 @@ through these named steps, in this order:
 ``count``
     ``KpiState.apply``: duplicates (by id) and late events are recognised, the rest
     counted; late events are dead-lettered (``late``).
+``detect``
+    With an alert engine, the detectors read the counted events in arrival order (also
+    when they were counted in two passes) and judge every step of event time they close
+    (``alerts.detector``); the alerts go in the output, for the runtime to publish before
+    it writes the records.
 ``persist``
-    The writes of the batch (``agents.persisted``) become one batch record per partition,
-    with the partition's next offset. The batch's state is durable once the runtime has
-    written these records; until then, a crash re-reads the batch.
-
-The alert step (``detect``) reads the output's accepted events, in arrival order (also
-when they were counted in two passes), and steps through the minutes they close.
+    The writes of the batch (``agents.persisted``), the detectors' state of the brands
+    whose steps moved included, become one batch record per partition, with the
+    partition's next offset. The batch's state is durable once the runtime has written
+    these records; until then, a crash re-reads the batch (and raises its alerts again,
+    with the same ids).
 """
 
 from __future__ import annotations
@@ -44,21 +48,27 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from socialpulse.agents.persisted import (
+    ALERTS,
     KeyBook,
     Writes,
+    alert_key,
+    alert_record,
     batch_record,
     dump_state,
     new_epoch,
+    restore_alert_record,
     restore_state,
     stage_writes,
 )
 from socialpulse.agents.state import BatchResult, KpiState
+from socialpulse.alerts.detector import AlertEngine
+from socialpulse.alerts.model import Alert
 from socialpulse.streams import codec
 from socialpulse.streams.enrich.enricher import wants_enrichment
 from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.validation import Event, Rejection, decode_message
 
-STEPS: Final = ("decode", "route", "admit", "enrich", "count", "persist")
+STEPS: Final = ("decode", "route", "admit", "enrich", "count", "detect", "persist")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,7 @@ class BatchOutput:
     forwards: dict[tuple[int, str], list[bytes]] = field(default_factory=dict)
     records: dict[int, bytes] = field(default_factory=dict)  # partition -> batch record
     accepted: list[Event] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # raised by the batch, in order
     duplicates: Counter[str] = field(default_factory=Counter)
     touched: set[str] = field(default_factory=set)  # brands the batch counted events for
 
@@ -144,6 +155,7 @@ class BatchCore:
         max_envelope_events: int,
         max_future: float,
         enricher: Enricher | None = None,
+        alerts: AlertEngine | None = None,
         clock: Callable[[], float] = time.time,
         checkpoint: Callable[[str], Awaitable[None] | None] | None = None,
     ) -> None:
@@ -153,6 +165,7 @@ class BatchCore:
         self.max_envelope_events = max_envelope_events
         self.max_future = max_future
         self.enricher = enricher
+        self.alerts = alerts
         self.clock = clock
         self.checkpoint = checkpoint
         self.book = KeyBook()
@@ -171,6 +184,10 @@ class BatchCore:
         """Take ``partition`` over from its replayed state map; the brands restored."""
         self.forget([partition])
         brands = restore_state(self.state, self.book, data)
+        if self.alerts is not None:
+            for key, value in data.items():
+                if key[:1] == ALERTS:
+                    restore_alert_record(self.alerts, key[1:], value)
         self.owned[partition] = PartitionState(epoch or new_epoch(), next_offset, log_offset)
         return brands
 
@@ -182,12 +199,24 @@ class BatchCore:
         brands = [b for b in self.state.brands if self.owner(b) in gone]
         self.state.forget(brands)
         self.book.forget(brands)
+        if self.alerts is not None:
+            held = {b for b in self.alerts.watches} | {b for b, _ in self.alerts.lifecycle.states}
+            self.alerts.forget([b for b in held if self.owner(b) in gone])
         return brands
 
     def dump(self, partition: int) -> Writes:
         """The whole state map of ``partition`` (for a snapshot record)."""
         brands = [b for b in self.state.brands if self.owner(b) == partition]
-        return dump_state(self.state, brands, self.book)
+        data = dump_state(self.state, brands, self.book)
+        if self.alerts is not None:
+            for brand in {b for b in self.alerts.watches} | {
+                b for b, _ in self.alerts.lifecycle.states
+            }:
+                if self.owner(brand) == partition:
+                    record = alert_record(self.alerts, brand)
+                    if record is not None:
+                        data[alert_key(brand)] = record
+        return data
 
     def owner(self, brand: str) -> int:
         key = (brand, self.partitions)
@@ -233,6 +262,9 @@ class BatchCore:
             order = {id(ev): i for i, ev in enumerate(events)}
             out.accepted.sort(key=lambda ev: order[id(ev)])
         await self._step("count")
+        if self.alerts is not None:
+            out.alerts = self.alerts.detect(out.accepted, self.state.brands)
+        await self._step("detect")
         self._persist(messages, out, results)
         await self._step("persist")
         return out
@@ -318,6 +350,11 @@ class BatchCore:
         for result in results:  # in order: a later result's write of a key wins
             for brand, brand_writes in stage_writes(self.state, result, self.book).items():
                 writes.setdefault(self.owner(brand), {}).update(brand_writes)
+        if self.alerts is not None:
+            for brand in self.alerts.take_dirty():
+                record = alert_record(self.alerts, brand)
+                if record is not None:
+                    writes.setdefault(self.owner(brand), {})[alert_key(brand)] = record
         for partition in {m.partition for m in messages} | set(writes):
             owned = self.owned[partition]
             if owned.next_offset is None:

@@ -29,6 +29,13 @@ topic, holding the state of the brands that partition owns. Its records are of t
   deleted when the minute leaves the dedup horizon.
 - ``g`` sightings ``brand␟minute␟n``: a batch's last sightings of distinct counts;
   deleted when the minute leaves the 24 h window.
+- ``a`` alerts ``brand``: the detectors' state of the brand (``alert_record``): the
+  baselines and the last minute they learned, the event-time watermark, the platforms'
+  last events and busy minutes, and per rule the firing alert, since when it is clear and
+  its cooldown. Written with the batch whose events changed it, so a restart or a
+  rebalance neither sends a firing alert again nor resolves it under another id; one per
+  brand. The detectors' minute totals are not in it: they are seeded from the restored
+  minute buckets (an hour), as for a brand seen for the first time.
 
 So live keys stay bounded by the 24 h horizon: ``KeyBook`` remembers the append-only keys
 (``s``, ``g``) per brand and minute and names the ones to delete as the watermark moves.
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from socialpulse.agents.state import MAX_WINDOW_MINUTES, BatchResult, KpiState, coarse_slot
+from socialpulse.alerts.detector import AlertEngine
 from socialpulse.streams import codec
 
 SEP: Final = "\x1f"
@@ -52,6 +60,7 @@ BUCKET: Final = "b"
 BRAND: Final = "w"
 SEEN: Final = "s"
 SIGHTING: Final = "g"
+ALERTS: Final = "a"
 
 #: record kinds of the state log
 BATCH: Final = "batch"
@@ -73,6 +82,10 @@ def bucket_key(brand: str, minute: int) -> str:
 
 def brand_key(brand: str) -> str:
     return f"{BRAND}{brand}"
+
+
+def alert_key(brand: str) -> str:
+    return f"{ALERTS}{brand}"
 
 
 def split_delta_key(key: str) -> tuple[str, int]:
@@ -332,3 +345,61 @@ def live_key_count(data: dict[str, Any]) -> Iterator[tuple[str, int]]:
     for key in data:
         counts[key[:1]] = counts.get(key[:1], 0) + 1
     yield from sorted(counts.items())
+
+
+# -- the detectors' state <-> the state map ------------------------------------------------
+def alert_record(engine: AlertEngine, brand: str) -> dict[str, Any] | None:
+    """What a restart needs of the detectors' state of ``brand`` (None: nothing held)."""
+    watch = engine.watches.get(brand)
+    rules = {
+        rule: [
+            None if st.firing is None else st.firing.to_dict(),
+            st.clear_since,
+            None if st.cooldown_until == float("-inf") else st.cooldown_until,
+        ]
+        for (b, rule), st in engine.lifecycle.states.items()
+        if b == brand
+        and (st.firing is not None or st.clear_since is not None or st.cooldown_until > -1e300)
+    }
+    if watch is None:
+        return {"r": rules} if rules else None
+    return {
+        "b": {
+            name: [bl.mean, bl.var, bl.samples, bl.skipped] for name, bl in watch.baselines.items()
+        },
+        "c": watch.closed,
+        "wm": watch.watermark,
+        "pl": watch.platform_last,
+        "pm": {p: list(ring) for p, ring in watch.platform_minutes.items()},
+        "r": rules,
+    }
+
+
+def restore_alert_record(engine: AlertEngine, brand: str, record: dict[str, Any]) -> None:
+    """Put a brand's persisted detectors' state back (its totals are seeded later)."""
+    from collections import deque
+
+    from socialpulse.alerts.lifecycle import RuleState
+    from socialpulse.alerts.model import Alert
+
+    if "b" in record:
+        watch = engine._watch(brand)
+        for name, (mean, var, samples, skipped) in record["b"].items():
+            baseline = watch.baselines.get(name)
+            if baseline is not None:
+                baseline.mean, baseline.var = mean, var
+                baseline.samples, baseline.skipped = samples, skipped
+        watch.closed = record["c"]
+        watch.watermark = record["wm"]
+        watch.platform_last = dict(record["pl"])
+        watch.platform_minutes = {
+            p: deque((tuple(x) for x in ring), maxlen=90) for p, ring in record["pm"].items()
+        }
+        watch.arrived = engine.clock()  # the wall-clock silence counts from the restore
+        watch.seeded = False
+    for rule, (firing, clear_since, cooldown_until) in record["r"].items():
+        engine.lifecycle.states[(brand, rule)] = RuleState(
+            firing=None if firing is None else Alert(**firing),
+            clear_since=clear_since,
+            cooldown_until=float("-inf") if cooldown_until is None else cooldown_until,
+        )

@@ -2,9 +2,9 @@
 
 ``KpiPipeline`` is the thin layer between the worker's services and ``agents.batch_core``:
 it restores a partition's state before its first batch, sends what the core outputs
-(dead letters, forwards, then the batch records, awaited) with the app's producer, feeds
-the alert stage and records the metrics. ``agents.events_reader`` reads the events topic
-and calls it.
+(dead letters, forwards, the alerts the core's detectors raised, then the batch records,
+awaited) with the app's producer and records the metrics. ``agents.events_reader`` reads
+the events topic and calls it.
 
 **Exactness.** A batch's state and the events-topic offset it read up to are one record
 in the state log (``agents.persisted``). On assignment, each new partition is fenced and
@@ -75,6 +75,7 @@ class KpiPipeline:
             max_envelope_events=settings.max_envelope_events,
             max_future=settings.max_future,
             enricher=self._enrich if self.enrichment is not None else None,
+            alerts=self.alerting.engine,
         )
         self.log = StateLog(app, settings)
         self._lock = asyncio.Lock()
@@ -100,7 +101,6 @@ class KpiPipeline:
                 self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
                 if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
                     await self._snapshot(partition)
-        await self.alerting.detect(out.accepted, self.state.brands)
         self._count(out, len(messages))
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -125,10 +125,13 @@ class KpiPipeline:
         return self.enrichment.finish(self.enrichment.start(texts))
 
     async def _send(self, out: BatchOutput) -> dict[int, int]:
-        """Dead letters and forwards (at least once), then the batch records (awaited)."""
+        """Dead letters, forwards and alerts (at least once: a batch re-read after a crash
+        raises its alerts again, with the same ids), then the batch records (awaited)."""
         for dead in out.dead_letters:
             await self.dead_letter(dead)
         await self._forward(out.forwards)
+        for alert in out.alerts:
+            await self.alerting.publish(alert)
         try:
             return await self.log.write(out.records)
         except StateLogError as exc:
@@ -258,6 +261,7 @@ class KpiPipeline:
                 partition, replayed.data, replayed.next_offset, epoch, log_offset=fence
             )
             self._since_snapshot[partition] = replayed.batches
+            self.alerting.show_firing(brands)  # restored firing alerts: the gauge says so
         seconds = time.perf_counter() - started
         self.metrics.restore_seconds.observe(seconds)
         if replayed.stale:
@@ -299,9 +303,8 @@ class KpiPipeline:
         gone |= {p for p in self.core.owned if p not in mine}
         if gone:
             async with self._lock:
-                brands = self.core.forget(gone)
+                brands = self.core.forget(gone)  # and the detectors' state of its brands
                 self._suspended -= gone
-            self.alerting.forget(brands)
             log.info("partitions %s revoked: forgot %d brands", sorted(gone), len(brands))
         self._assigning = asyncio.ensure_future(self.ensure_restored(mine))
         self._assigning.add_done_callback(_log_failure)

@@ -9,8 +9,8 @@ partitions and restores them from the state log, as a worker does on assignment)
 partitions can be moved between workers, with or without telling the old owner (a
 "zombie" that keeps writing). ``kpis`` reads every KPI series of a worker through the
 Prometheus collector, so runs compare as a user's board would. With ``alerts=True`` each
-worker also runs the detectors after every batch, as the worker's alert stage does, and
-keeps the alerts they raised in ``Worker.alerts``.
+worker's core also runs the detectors (their state persisted with the batch records, as
+in the worker), and the worker keeps the alerts it published in ``Worker.alerts``.
 
     >>> import asyncio
     >>> from socialpulse.agents.testing import Harness
@@ -141,6 +141,8 @@ class Harness:
         """A new worker that takes ``partitions`` over (fence, then restore each)."""
         self._workers += 1
         state = KpiState(allowed_lateness=self.allowed_lateness)
+        # a fixed clock: alerts compare whole, ``fired_at`` included
+        engine = AlertEngine(self.tuning, clock=lambda: 0.0) if self.alerts else None
         core = BatchCore(
             state,
             partitions=self.partitions,
@@ -148,10 +150,9 @@ class Harness:
             max_envelope_events=100_000,
             max_future=self.max_future,
             enricher=self.enricher,
+            alerts=engine,
         )
-        worker = Worker(name or f"worker-{self._workers}", core)
-        if self.alerts:  # a fixed clock: alerts compare whole, ``fired_at`` included
-            worker.engine = AlertEngine(self.tuning, clock=lambda: 0.0)
+        worker = Worker(name or f"worker-{self._workers}", core, engine=engine)
         self.assign(worker, partitions)
         return worker
 
@@ -229,6 +230,7 @@ class Harness:
                     items, max_events=core.max_envelope_events, max_bytes=core.max_message_bytes
                 ):
                     self.produce(value, partition)
+            worker.alerts += out.alerts  # published, as the worker publishes them
             checkpoint("sent")
             records = list(out.records.items())
             for i, (partition, value) in enumerate(records):
@@ -251,8 +253,6 @@ class Harness:
         for message in batch:
             worker.positions[message.partition] = message.offset + 1
         worker.batches += 1
-        if worker.engine is not None:
-            worker.alerts += worker.engine.detect(out.accepted, worker.core.state.brands)
         return len(batch)
 
     def _snapshot(self, worker: Worker, partition: int) -> None:

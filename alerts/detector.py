@@ -103,6 +103,7 @@ class Watch:
     minutes: dict[int, array[float]] = field(default_factory=dict)  # USED sums per minute
     steps: dict[int, array[float]] = field(default_factory=dict)  # USED sums per step
     since: int | None = None  # the first minute ``minutes`` covers
+    seeded: bool = True  # False: restored from the state log, totals still to seed
 
     def window(self, end: int, minutes: int) -> Window:
         """The brand's totals over ``minutes`` minutes ending with minute ``end``."""
@@ -143,6 +144,9 @@ class AlertEngine:
         #: called with (brand, rule, event time, check) for every rule judged at every
         #: step: ``socialpulse backtest --plot`` draws the signals from it
         self.trace: Callable[[str, str, float, Check], None] | None = None
+        #: brands whose persisted part changed (steps judged, alerts raised) since the
+        #: last ``take_dirty``: the batch core writes their state with the batch's record
+        self.dirty: set[str] = set()
         t = self.tuning
         if t.step_seconds <= 0 or 60 % t.step_seconds:
             raise ValueError(f"step_seconds must divide a minute, not {t.step_seconds}")
@@ -183,10 +187,12 @@ class AlertEngine:
         new: dict[str, list[dict[str, Any]]] = {}
         for ev in events:
             brand = ev["brand"]
-            if brand not in self.watches:
+            known = self.watches.get(brand)
+            if known is None or not known.seeded:
                 new.setdefault(brand, []).append(ev)
         for brand, mine in new.items():
             watch = self._watch(brand)
+            watch.seeded = True
             bs = states.get(brand) if states is not None else None
             if bs is not None:
                 self._seed(watch, bs, mine)
@@ -229,7 +235,9 @@ class AlertEngine:
             watch.steps[m * self.per_minute] = array("d", short)
         if watch.minutes:
             watch.since = min(watch.minutes)
-            watch.closed = watch.since - 1  # learn every minute held, on the first step
+            if watch.closed is None:  # learn every minute held, on the first step
+                watch.closed = watch.since - 1
+            # else restored baselines: the minutes they learned are not learned again
 
     def _add(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
         """Count one event into the detectors' totals, evidence and platform clocks."""
@@ -270,6 +278,7 @@ class AlertEngine:
         """Judge the steps ``last`` .. ``new - 1`` that an event of step ``new`` closes
         (those of the first ``MAX_STEP`` minutes after a long gap), then drop old totals."""
         out: list[Alert] = []
+        self.dirty.add(brand)
         for step in range(last, min(new, last + MAX_STEP * self.per_minute)):
             out += self._judge(brand, watch, step)
         horizon = (new * self.step) // 60 - self.hold
@@ -282,8 +291,13 @@ class AlertEngine:
             del watch.steps[s]
         return out
 
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
     def forget(self, brands: Iterable[str]) -> None:
         gone = set(brands)
+        self.dirty -= gone
         for brand in gone:
             self.watches.pop(brand, None)
         self.lifecycle.forget(gone)
@@ -348,6 +362,7 @@ class AlertEngine:
                 alert = self.lifecycle.step(brand, "source_silence", watch.watermark, check)
                 if alert is not None:
                     out.append(alert)
+                    self.dirty.add(brand)
         return out
 
     def _learn(self, watch: Watch, current: int) -> None:
