@@ -95,13 +95,14 @@ class KpiPipeline:
             kept = [m for m in messages if m.partition in active]  # others: not ours now
             self.core.partitions = self.partition_count()
             out = await self.core.process(kept)
+            # the counters with the state, in one step: a scrape sees both or neither
+            self._count(out, len(messages))
             written = await self._send(out)
             for partition, offset in written.items():
                 self.core.owned[partition].log_offset = offset
                 self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
                 if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
                     await self._snapshot(partition)
-        self._count(out, len(messages))
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
