@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from socialpulse.agents.batch_core import BatchCore, SourceMessage
 from socialpulse.agents.settings import FileConfig, Settings
@@ -25,9 +24,8 @@ from socialpulse.alerts.detector import AlertEngine
 from socialpulse.alerts.lifecycle import Check
 from socialpulse.alerts.model import Alert
 from socialpulse.alerts.rules import Tuning
-from socialpulse.streams import codec
 from socialpulse.streams.producer import EventProducer
-from socialpulse.streams.validation import Event, validate_event
+from socialpulse.streams.validation import Event
 
 TOPIC = "backtest"
 BATCH_MESSAGES = 20  # envelopes per batch through the core (any size gives the same)
@@ -168,6 +166,8 @@ class CoreProducer(EventProducer):
     """An ``EventProducer`` whose envelopes go into a ``Backtest`` instead of a broker:
     the same validation and the same per-brand envelopes as ``socialpulse replay``."""
 
+    lingers = False  # the file is read without a pause: envelopes go when full, or at flush
+
     def __init__(self, backtest: Backtest, max_events: int = 500) -> None:
         super().__init__("backtest://", max_events=max_events)
         self.backtest = backtest
@@ -177,22 +177,6 @@ class CoreProducer(EventProducer):
 
     async def stop(self) -> None:
         return None
-
-    async def send(self, event: dict[str, Any]) -> None:
-        """Queue one event; raises ``validation.Invalid`` if it breaks docs/events.md."""
-        event = validate_event(dict(event) if isinstance(event, dict) else event)
-        brand = event["brand"]
-        data = codec.dumps(event)
-        buf = self._buffers.setdefault(brand, [])
-        size = self._sizes.get(brand, 2)
-        if buf and size + len(data) + 1 > self.max_bytes:
-            await self._send_brand(brand)
-            buf = self._buffers.setdefault(brand, [])
-            size = 2
-        buf.append(data)
-        self._sizes[brand] = size + len(data) + 1
-        if len(buf) >= self.max_events:
-            await self._send_brand(brand)
 
     async def send_raw(self, value: bytes, key: bytes | None = None) -> None:
         await self.backtest.message(value)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from socialpulse.streams.enrich.evaluation import UMSAB_LANGUAGES
 from socialpulse.streams.enrich.sentiment import SentimentScorer
 from socialpulse.streams.enrich.sentiment_model import (
     SHARED,
@@ -33,15 +34,7 @@ from socialpulse.streams.enrich.sentiment_model import (
 from socialpulse.streams.enrich.softmax import fit, macro_f1, predict_proba
 from socialpulse.streams.enrich.text import clean_text
 
-LANGUAGES = {
-    "ar": "arabic",
-    "en": "english",
-    "fr": "french",
-    "de": "german",
-    "it": "italian",
-    "pt": "portuguese",
-    "es": "spanish",
-}
+LANGUAGES = UMSAB_LANGUAGES
 OTHERS_WEIGHT = 0.1
 GRID = np.round(np.arange(-1.0, 1.01, 0.1), 2)
 

@@ -29,6 +29,10 @@ from socialpulse.streams.validation import validate_event
 class EventProducer:
     """Async producer of contract events in brand-keyed envelopes."""
 
+    #: a partly filled envelope goes out after ``linger`` seconds (a subclass that sends
+    #: nowhere but in memory, and flushes at the end, says False)
+    lingers: bool = True
+
     def __init__(
         self,
         bootstrap: str,
@@ -107,7 +111,7 @@ class EventProducer:
         self._sizes[brand] = size + len(data) + 1
         if len(buf) >= self.max_events:
             await self._send_brand(brand)
-        elif self._linger_task is None:
+        elif self._linger_task is None and self.lingers:
             self._linger_task = asyncio.ensure_future(self._linger())
 
     async def send_many(self, events: Iterable[dict[str, Any]]) -> None:

@@ -17,6 +17,16 @@ from typing import Any
 
 from socialpulse.streams.enrich.enricher import Enricher
 
+#: the UMSAB benchmark's languages (tag -> its folder name under ../shared/data/umsab)
+UMSAB_LANGUAGES: dict[str, str] = {
+    "ar": "arabic",
+    "en": "english",
+    "fr": "french",
+    "de": "german",
+    "it": "italian",
+    "pt": "portuguese",
+    "es": "spanish",
+}
 POLARITY: dict[str, int] = {"pos": 1, "neg": -1}
 THRESHOLD = 0.05
 

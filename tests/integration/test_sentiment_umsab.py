@@ -21,22 +21,14 @@ from pathlib import Path
 import pytest
 
 from socialpulse.streams.enrich.enricher import Enricher
-from socialpulse.streams.enrich.evaluation import ThreeClass, evaluate_three_class
+from socialpulse.streams.enrich.evaluation import UMSAB_LANGUAGES, ThreeClass, evaluate_three_class
 from socialpulse.streams.enrich.language import LanguageDetector
 from socialpulse.streams.enrich.text import clean_text
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-LANGUAGES = {
-    "ar": "arabic",
-    "en": "english",
-    "fr": "french",
-    "de": "german",
-    "it": "italian",
-    "pt": "portuguese",
-    "es": "spanish",
-}
+LANGUAGES = UMSAB_LANGUAGES
 
 #: 3-class macro-F1 (%) on the validation split, language given. Measured (model):
 #: ar 70.4, en 70.0, fr 70.6, de 72.4, it 66.8, pt 65.4, es 65.9
