@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.conftest import CLI
+from tests.integration.conftest import CLI, Stack
+from tests.integration.test_pipeline import consume_all
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +88,35 @@ def test_a_user_s_mistakes_are_one_line(history: tuple[Path, float], tmp_path: P
     helped = cli("backtest", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and "--plot" in helped.stdout and "--config" in helped.stdout
     assert "backtest" in cli("--help", cwd=tmp_path).stdout
+
+
+def test_a_replay_through_the_broker_raises_the_backtest_s_alerts(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The eight alert scenarios of the unit tests, replayed at full speed through the broker
+    (keyed by brand, envelopes of 500) into a worker: the alerts on social-alerts are the
+    backtest's, rule, brand, state and event time."""
+    from tests.unit.test_alert_paths import EVENTS, SILENCE_AFTER
+
+    config = tmp_path / "socialpulse.yml"
+    config.write_text(f"alerts:\n  tuning:\n    silence_after: {SILENCE_AFTER}\n")
+    path = tmp_path / "scenarios.jsonl"
+    path.write_text("".join(json.dumps(ev) + "\n" for ev in EVENTS), encoding="utf-8")
+    done = cli("backtest", path, "--json", "--quiet", "--config", config, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    expected = sorted(key(json.loads(line)) for line in done.stdout.splitlines())
+    assert len(expected) >= 12
+
+    stack.start_worker(SOCIALPULSE_CONFIG_FILE=str(config), SOCIALPULSE_ALERT_CONSOLE="false")
+    sent = subprocess.run(
+        [*CLI, "replay", str(path)], env=stack.env(), capture_output=True, text=True, timeout=300
+    )
+    assert sent.returncode == 0, sent.stderr
+    records = consume_all(stack, f"alerts-{stack.tag}", len(expected), seconds=120)
+    got = sorted(key(json.loads(r.value)) for r in records)
+    assert got == expected, stack.log_tail()
+    print(f"\nreplay through the broker: the backtest's {len(expected)} alert events")
+
+
+def key(alert: dict[str, Any]) -> tuple[str, str, str, int]:
+    return (alert["brand"], alert["rule"], alert["state"], round(alert["event_time"]))
