@@ -17,7 +17,6 @@ from prometheus_client import (
     CollectorRegistry,
     PlatformCollector,
     ProcessCollector,
-    generate_latest,
 )
 
 from socialpulse.agents.board import PIPELINE_EVERY, WorkerBoard, alert_view
@@ -25,6 +24,7 @@ from socialpulse.agents.board_page import render_page
 from socialpulse.agents.broker_health import BrokerHealth, quiet_client_logs
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.exposition import render
 from socialpulse.agents.kafka_security import broker_credentials
 from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
@@ -62,7 +62,7 @@ def render_metrics(registry: CollectorRegistry, names: list[str] | None = None) 
     """The exposition of ``registry``; with ``names`` (``?name[]=...``, as client_python's
     own server takes them) only those metrics, and only their collectors run: a cheap way
     to read one counter from a worker with many series."""
-    return generate_latest(registry.restricted_registry(names) if names else registry)
+    return render(registry.restricted_registry(names) if names else registry)
 
 
 def create_app(
