@@ -150,6 +150,8 @@ def create_app(
     async def producers_silent() -> None:
         """Brands whose producers stopped sending altogether (wall clock)."""
         await app.pipeline.alerting.check_silence(app.pipeline.state.brands)
+        # watermarks that partitions gone quiet held back (an unkeyed backfill's end)
+        await app.pipeline.tick()
         # between batches too (after a rebalance or a broker restart the state changes
         # before the next batch comes)
         app.metrics.brands.set(len(app.pipeline.state.brands))

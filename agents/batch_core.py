@@ -14,7 +14,10 @@ through these named steps, in this order:
     that arrived on another partition (unkeyed messages, a client with another
     partitioner) are forwarded there, never counted here: so each partition's state
     changes come from its own messages only, and one record per partition holds a batch's
-    state together with the offset it read up to.
+    state together with the offset it read up to. A forward names the partition it was
+    read from (header ``FORWARD_HEADER``), and an owner partition of this core expects it:
+    the brand's watermark waits for the partitions its events come from
+    (``state.Sources``).
 ``admit``
     Events ahead of the wall clock by more than ``max_future`` are dead-lettered
     (``future``).
@@ -68,6 +71,8 @@ from socialpulse.streams.enrich.enricher import wants_enrichment
 from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.validation import Event, Rejection, decode_message
 
+#: the header of a forwarded message: the partition its events were read from
+FORWARD_HEADER: Final = "socialpulse-source"
 STEPS: Final = ("decode", "route", "admit", "enrich", "count", "detect", "persist")
 
 
@@ -79,6 +84,12 @@ class SourceMessage:
     partition: int
     offset: int
     value: bytes | None
+    source: int | None = None  # a forward: the partition its events were read from
+
+    @property
+    def origin(self) -> int:
+        """The partition the message's events were first read from."""
+        return self.partition if self.source is None else self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +107,8 @@ class BatchOutput:
     messages: int = 0
     skipped: int = 0  # messages a restored state had counted already
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    forwards: dict[tuple[int, str], list[bytes]] = field(default_factory=dict)
+    #: (owner partition, brand, partition read from) -> encoded events
+    forwards: dict[tuple[int, str, int], list[bytes]] = field(default_factory=dict)
     records: dict[int, bytes] = field(default_factory=dict)  # partition -> batch record
     accepted: list[Event] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)  # raised by the batch, in order
@@ -118,6 +130,17 @@ class PartitionState:
     epoch: str
     next_offset: int | None  # the first offset not counted yet; None: from wherever
     log_offset: int | None = None  # offset of this owner's last record in the state log
+
+
+def forwarded_from(headers: Sequence[tuple[str, bytes | None]]) -> int | None:
+    """The partition a forwarded message's events were read from (its header), or None."""
+    for name, value in headers:
+        if name == FORWARD_HEADER and value:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def envelopes(items: list[bytes], *, max_events: int, max_bytes: int) -> list[bytes]:
@@ -171,6 +194,7 @@ class BatchCore:
         self.book = KeyBook()
         self.owned: dict[int, PartitionState] = {}
         self._owners: dict[tuple[str, int], int] = {}  # (brand, partitions) -> owner
+        self._floors: dict[int, float] = {}  # id(event) -> its brand's watermark after it
 
     # -- ownership ----------------------------------------------------------------------
     def restore(
@@ -235,12 +259,14 @@ class BatchCore:
         sources: dict[int, SourceMessage] = {}  # id(event) -> its message
         events = self._decode(messages, out, sources)
         await self._step("decode")
-        events = self._route(events, out, sources)
+        results: list[BatchResult] = [BatchResult()]  # the first: brands expecting forwards
+        events = self._route(events, out, sources, results[0])
         await self._step("route")
         events = self._admit(events, out, sources)
         await self._step("admit")
+        floors = self.state.floors(events, [sources[id(ev)].origin for ev in events])
+        self._floors = {id(ev): floor for ev, floor in zip(events, floors, strict=True)}
         texts = [ev for ev in events if wants_enrichment(ev)] if self.enricher else []
-        results: list[BatchResult] = []
         if texts and self.enricher is not None:
             pending = self.enricher(texts)  # started: a helper process scores them
             if self._span(events) < self.state.allowed_lateness:
@@ -258,15 +284,28 @@ class BatchCore:
         else:
             await self._step("enrich")
             results.append(self._count(events, out, sources))
-        if len(results) > 1:  # counted in two passes: the detectors read arrival order
+        if len(results) > 2:  # counted in two passes: the detectors read arrival order
             order = {id(ev): i for i, ev in enumerate(events)}
             out.accepted.sort(key=lambda ev: order[id(ev)])
         await self._step("count")
         if self.alerts is not None:
-            out.alerts = self.alerts.detect(out.accepted, self.state.brands)
+            out.alerts = self.alerts.detect(out.accepted, self.state.brands, self._floors)
+        self._floors = {}
         await self._step("detect")
         self._persist(messages, out, results)
         await self._step("persist")
+        return out
+
+    def tick(self, now: float | None = None) -> BatchOutput:
+        """Between batches (a wall-clock timer): move the watermarks that partitions gone
+        quiet held back, judge the steps that closes; the records of what changed."""
+        out = BatchOutput()
+        result = self.state.refloor(now)
+        if not result.brands:
+            return out
+        if self.alerts is not None:
+            out.alerts = self.alerts.detect([], self.state.brands)
+        self._persist([], out, [result])
         return out
 
     async def _step(self, name: str) -> None:
@@ -298,15 +337,30 @@ class BatchCore:
         return events
 
     def _route(
-        self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
+        self,
+        events: list[Event],
+        out: BatchOutput,
+        sources: dict[int, SourceMessage],
+        expecting: BatchResult,
     ) -> list[Event]:
         mine: list[Event] = []
+        first: dict[tuple[str, int], float] = {}  # (brand, origin) -> first event time
         for ev in events:
-            owner = self.owner(ev["brand"])
-            if owner == sources[id(ev)].partition:
+            brand = ev["brand"]
+            owner = self.owner(brand)
+            message = sources[id(ev)]
+            if owner == message.partition:
                 mine.append(ev)
-            else:
-                out.forwards.setdefault((owner, ev["brand"]), []).append(codec.dumps(ev))
+                continue
+            origin = message.origin
+            out.forwards.setdefault((owner, brand, origin), []).append(codec.dumps(ev))
+            if owner in self.owned and ev["ts"] < first.get((brand, origin), float("inf")):
+                first[(brand, origin)] = ev["ts"]
+        for (brand, origin), ts in first.items():
+            # forwarded to a partition of this core: until they are read back, the
+            # brand's watermark waits for them (its own events may run far ahead)
+            self.state.expect(brand, origin, ts)
+            expecting.brands.add(brand)
         return mine
 
     def _admit(
@@ -333,7 +387,7 @@ class BatchCore:
     def _count(
         self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
     ) -> BatchResult:
-        result = self.state.apply(events)
+        result = self.state.apply(events, [self._floors[id(ev)] for ev in events])
         for ev in result.late:
             detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
             rejection = Rejection("late", detail, codec.dumps(ev), ev["brand"])

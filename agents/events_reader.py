@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from mode import Service
 
-from socialpulse.agents.batch_core import SourceMessage
+from socialpulse.agents.batch_core import SourceMessage, forwarded_from
 from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.settings import Settings
 
@@ -156,7 +156,13 @@ class EventsReader(Service):
                 await self.sleep(0.5)
                 continue
             messages = [
-                SourceMessage(tp.topic, tp.partition, record.offset, record.value)
+                SourceMessage(
+                    tp.topic,
+                    tp.partition,
+                    record.offset,
+                    record.value,
+                    forwarded_from(record.headers) if record.headers else None,
+                )
                 for tp, records in fetched.items()
                 for record in records
             ]

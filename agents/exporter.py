@@ -102,7 +102,8 @@ class KpiCollector(Collector):
         )
         watermark = GaugeMetricFamily(
             "socialpulse_watermark_seconds",
-            "The brand's watermark: its latest event time, epoch seconds.",
+            "The brand's watermark (its latest event time, or the minimum over the "
+            "partitions carrying it), epoch seconds.",
             labels=["brand"],
         )
         for brand, bs in list(self.state.brands.items()):

@@ -28,6 +28,7 @@ from faust.types import TP
 
 from socialpulse.agents.alerting import AlertStage
 from socialpulse.agents.batch_core import (
+    FORWARD_HEADER,
     BatchCore,
     BatchOutput,
     DeadLetter,
@@ -67,6 +68,7 @@ class KpiPipeline:
             allowed_lateness=settings.allowed_lateness,
             platform_cap=settings.platform_cap,
             campaign_cap=settings.campaign_cap,
+            source_idle=settings.source_idle,
         )
         self.core = BatchCore(
             self.state,
@@ -105,6 +107,19 @@ class KpiPipeline:
                     await self._snapshot(partition)
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    async def tick(self) -> None:
+        """Between batches: watermarks that partitions gone quiet held back move on (the
+        detectors judge the steps that closes), and what changed is written."""
+        async with self._lock:
+            if self._suspended or (self._assigning is not None and not self._assigning.done()):
+                return  # ownership is moving: the next batch or tick
+            out = self.core.tick()
+            if out.records or out.alerts:
+                written = await self._send(out)
+                for partition, offset in written.items():
+                    self.core.owned[partition].log_offset = offset
+                    self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
 
     async def _snapshot(self, partition: int) -> None:
         """Fence ``partition`` with a new epoch and write its whole state right after, so
@@ -188,14 +203,15 @@ class KpiPipeline:
         except Exception as exc:  # a DLQ failure must not stop the worker
             log.error("dead-letter send failed (%s): %s", rejection.reason, exc)
 
-    async def _forward(self, forward: dict[tuple[int, str], list[bytes]]) -> None:
+    async def _forward(self, forward: dict[tuple[int, str, int], list[bytes]]) -> None:
         most = max(1, min(self.settings.max_envelope_events, 500))
-        for (partition, brand), items in forward.items():
+        for (partition, brand, origin), items in forward.items():
+            headers = [(FORWARD_HEADER, str(origin).encode())]
             for value in envelopes(
                 items, max_events=most, max_bytes=self.settings.max_message_bytes
             ):
                 await self.app.producer.send(
-                    self.settings.events_topic, brand.encode(), value, partition, None, None
+                    self.settings.events_topic, brand.encode(), value, partition, None, headers
                 )
             self.metrics.forwarded.inc(len(items))
 

@@ -216,6 +216,14 @@ class Settings(BaseSettings):
     allowed_lateness: float = Field(
         600.0, ge=0, description="Seconds an event may lag its brand's watermark and still count."
     )
+    source_idle: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Seconds after which a partition that has stopped bringing a brand's events no "
+            "longer holds the brand's watermark back (unkeyed producers)."
+        ),
+    )
     max_future: float = Field(
         300.0, ge=0, description="Seconds an event's time may lie ahead of the wall clock."
     )

@@ -3,7 +3,14 @@
 Pure Python, no Faust: the KPI agent feeds it batches and persists what it reports as
 changed; the exporter reads the window totals. Tests drive it directly.
 
-Windows end at the brand's watermark (its latest event time) at one-minute resolution:
+Windows end at the brand's watermark at one-minute resolution. The watermark is the
+event-time progress of the partitions that carry the brand (``Sources``): the latest
+event time when one partition carries it (keyed producers), the minimum over those
+partitions when several do (an unkeyed producer's events forwarded from every partition),
+a partition that has gone quiet left out after ``source_idle`` seconds of wall clock
+(Flink's watermark with idleness). Events ahead of it are counted at once (a window
+holds them from their minute on); events older than it by more than the allowed
+lateness are late. So, with one partition:
 the ``5m`` window holds the minute buckets ``m`` with ``m > wm_minute - 5``, so the
 current minute and the four before it. Totals are kept running: a bucket's vector is
 added when events arrive and subtracted once when the watermark moves it out of a window.
@@ -11,9 +18,10 @@ added when events arrive and subtracted once when the watermark moves it out of 
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -56,6 +64,53 @@ Group = tuple[str, str]
 
 
 @dataclass(slots=True)
+class Sources:
+    """The event-time progress of each partition that carries a brand's events."""
+
+    progress: dict[int, float] = field(default_factory=dict)  # partition -> latest event time
+    heard: dict[int, float] = field(default_factory=dict)  # partition -> wall clock of it
+
+    def see(self, source: int, ts: float, now: float) -> None:
+        if ts > self.progress.get(source, float("-inf")):
+            self.progress[source] = ts
+        self.heard[source] = now
+
+    def expect(self, source: int, ts: float, now: float) -> None:
+        """``source`` will bring events from ``ts`` on (forwarded, not read back yet)."""
+        if source not in self.progress:
+            self.progress[source] = ts
+        self.heard[source] = now
+
+    def floor(self, now: float, idle: float) -> float | None:
+        """The minimum progress of the partitions heard from within ``idle`` seconds (of
+        all of them when every one is quiet); None before any event."""
+        if not self.progress:
+            return None
+        if len(self.progress) == 1:
+            return next(iter(self.progress.values()))
+        active = [p for s, p in self.progress.items() if now - self.heard[s] < idle]
+        if not active:
+            return max(self.progress.values())
+        if len(active) < len(self.progress):  # quiet ones behind the floor: forget them
+            low = min(active)
+            for source in [s for s, p in self.progress.items() if now - self.heard[s] >= idle]:
+                if self.progress[source] <= low:
+                    del self.progress[source], self.heard[source]
+        return min(active)
+
+    def to_json(self) -> list[list[float]]:
+        return [[s, p] for s, p in self.progress.items()]
+
+    @classmethod
+    def from_json(cls, raw: list[list[float]], now: float) -> Sources:
+        sources = cls()
+        for source, progress in raw:
+            sources.progress[int(source)] = progress
+            sources.heard[int(source)] = now
+        return sources
+
+
+@dataclass(slots=True)
 class BrandState:
     """Everything kept for one brand."""
 
@@ -76,6 +131,7 @@ class BrandState:
     rankings: Rankings = field(default_factory=Rankings)
     hourly: HourlyRates = field(default_factory=HourlyRates)
     variants: dict[str, set[str]] = field(default_factory=dict)  # campaign -> variants
+    sources: Sources = field(default_factory=lambda: Sources())
 
     def followers_total(self, platform: str = ALL) -> float | None:
         """Followers on one platform, or summed over the platforms; None where no
@@ -119,8 +175,12 @@ class KpiState:
         platform_cap: int = 20,
         campaign_cap: int = 50,
         distinct_cap: int = DEFAULT_CAP,
+        source_idle: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.distinct_cap = distinct_cap
+        self.source_idle = source_idle
+        self.clock = clock
         self.allowed_lateness = allowed_lateness
         self.platform_cap = platform_cap
         self.campaign_cap = campaign_cap
@@ -163,31 +223,84 @@ class KpiState:
         return groups
 
     # -- the batch path -------------------------------------------------------------------
-    def apply(self, events: Iterable[Event]) -> BatchResult:
-        """Apply validated events in arrival order; late ones and duplicates are reported."""
+    def floors(self, events: Sequence[Event], origins: Sequence[int]) -> list[float]:
+        """Each event's brand watermark once the event has arrived, in arrival order:
+        ``origins[i]`` is the partition event ``i`` was first read from. Every partition
+        the batch brings a brand from counts from its first event in the batch on."""
+        now = self.clock()
+        first: dict[tuple[str, int], float] = {}
+        for ev, origin in zip(events, origins, strict=True):
+            key = (ev["brand"], origin)
+            if ev["ts"] < first.get(key, float("inf")):
+                first[key] = ev["ts"]
+        for (brand, origin), ts in first.items():
+            self._brand(brand).sources.expect(origin, ts, now)
+        out: list[float] = []
+        idle = self.source_idle
+        for ev, origin in zip(events, origins, strict=True):
+            sources = self.brands[ev["brand"]].sources
+            sources.see(origin, ev["ts"], now)
+            floor = sources.floor(now, idle)
+            assert floor is not None
+            out.append(floor)
+        return out
+
+    def expect(self, brand: str, source: int, ts: float) -> None:
+        """Events of ``brand`` from ``ts`` on are on their way from partition ``source``
+        (forwarded): the brand's watermark waits for them."""
+        self._brand(brand).sources.expect(source, ts, self.clock())
+
+    def _brand(self, brand: str) -> BrandState:
+        bs = self.brands.get(brand)
+        if bs is None:
+            bs = self.brands[brand] = BrandState()
+        return bs
+
+    def refloor(self, now: float | None = None) -> BatchResult:
+        """Move the watermarks that partitions gone quiet held back (a wall-clock tick)."""
+        result = BatchResult()
+        now = self.clock() if now is None else now
+        for brand, bs in self.brands.items():
+            if len(bs.sources.progress) < 2:
+                continue
+            floor = bs.sources.floor(now, self.source_idle)
+            if floor is not None and (bs.watermark is None or floor > bs.watermark):
+                self._advance(brand, bs, floor, result)
+        return result
+
+    def apply(self, events: Iterable[Event], floors: Sequence[float] | None = None) -> BatchResult:
+        """Apply validated events in arrival order; late ones and duplicates are reported.
+
+        ``floors`` (from ``floors``) are the watermarks the events move the brands to;
+        without them each event moves its brand's watermark to its own time, if later."""
         result = BatchResult()
         # per (brand, minute, group) deltas of this batch, applied once each at the end
         deltas: dict[tuple[str, int, Group], array[float]] = {}
         lateness = self.allowed_lateness
-        for ev in events:
+        for i, ev in enumerate(events):
             brand = ev["brand"]
             bs = self.brands.get(brand)
             if bs is None:
                 bs = self.brands[brand] = BrandState()
             ts = ev["ts"]
+            floor = ts if floors is None else floors[i]
             if bs.watermark is not None and ts < bs.watermark - lateness:
+                if floor > bs.watermark:
+                    self._advance(brand, bs, floor, result)
                 result.late.append(ev)
                 continue
             eid = ev["id"]
             if eid in bs.seen:
                 result.duplicates[brand] += 1
+                if floor > (bs.watermark or float("-inf")):
+                    self._advance(brand, bs, floor, result)
                 continue
             minute = int(ts // 60)
-            if bs.watermark is None or ts > bs.watermark:
+            if bs.watermark is None or floor > bs.watermark:
                 # pending deltas need no flush first: _apply_deltas checks window
                 # membership against the watermark current when it runs, and _advance only
                 # subtracts what the buckets already hold, so totals stay the bucket sums
-                self._advance(brand, bs, ts, result)
+                self._advance(brand, bs, floor, result)
             bs.seen[eid] = minute
             bs.seen_minutes.setdefault(minute, []).append(eid)
             result.new_ids.setdefault((brand, minute), []).append(eid)
@@ -382,6 +495,7 @@ class KpiState:
         bs = self.brands[brand]
         return {
             "wm": bs.watermark,
+            "src": bs.sources.to_json(),
             "followers": {p: pf.to_json() for p, pf in bs.followers.items()},
             "hourly": bs.hourly.to_json(),
             "levels": [
@@ -407,6 +521,7 @@ class KpiState:
         restored: dict[str, BrandState] = {}
         for brand, record in brand_records.items():
             fresh = restored[brand] = BrandState(watermark=record["wm"])
+            fresh.sources = Sources.from_json(record.get("src", []), self.clock())
             for platform, raw in record.get("followers", {}).items():
                 fresh.followers[platform] = PlatformFollowers.from_json(raw)
             fresh.hourly = HourlyRates.from_json(record.get("hourly", {}))
@@ -440,7 +555,8 @@ class KpiState:
                     bs.campaigns.add(campaign)
         for bs in restored.values():
             wm_minute = bs.wm_minute
-            assert wm_minute is not None
+            if wm_minute is None:  # partitions expected, no event counted yet
+                continue
             for window, width in WINDOWS.items():
                 totals = bs.totals[window]
                 for minute, bucket in bs.buckets.items():

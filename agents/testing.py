@@ -103,15 +103,21 @@ class Harness:
         self.max_future = max_future
         self.config = config or FileConfig()
         self.events: list[list[bytes | None]] = [[] for _ in range(partitions)]
+        #: (partition, offset) -> the partition a forward's events were read from
+        self.origins: dict[tuple[int, int], int] = {}
         self.state_log: list[list[bytes]] = [[] for _ in range(partitions)]
         self.dead_letters: list[DeadLetter] = []
         self._workers = 0
 
     # -- producing ------------------------------------------------------------------------
-    def produce(self, value: bytes | None, partition: int) -> int:
-        """Append a message to an events partition; its offset."""
+    def produce(self, value: bytes | None, partition: int, origin: int | None = None) -> int:
+        """Append a message to an events partition (a forward names ``origin``, the
+        partition its events were read from); its offset."""
         self.events[partition].append(value)
-        return len(self.events[partition]) - 1
+        offset = len(self.events[partition]) - 1
+        if origin is not None:
+            self.origins[(partition, offset)] = origin
+        return offset
 
     def produce_events(
         self, events: Iterable[dict[str, Any]], *, envelope: int = 1, keyed: bool = True
@@ -197,7 +203,8 @@ class Harness:
                 offset = cursors[partition]
                 if offset < len(self.events[partition]) and len(batch) < size:
                     value = self.events[partition][offset]
-                    batch.append(SourceMessage(EVENTS_TOPIC, partition, offset, value))
+                    origin = self.origins.get((partition, offset))
+                    batch.append(SourceMessage(EVENTS_TOPIC, partition, offset, value, origin))
                     cursors[partition] = offset + 1
                     progressed = True
             if not progressed:
@@ -225,11 +232,11 @@ class Harness:
             out = await worker.core.process(batch)
             self.dead_letters.extend(out.dead_letters)
             core = worker.core
-            for (partition, _brand), items in out.forwards.items():
+            for (partition, _brand, origin), items in out.forwards.items():
                 for value in envelopes(
                     items, max_events=core.max_envelope_events, max_bytes=core.max_message_bytes
                 ):
-                    self.produce(value, partition)
+                    self.produce(value, partition, origin)
             worker.alerts += out.alerts  # published, as the worker publishes them
             checkpoint("sent")
             records = list(out.records.items())
@@ -265,13 +272,35 @@ class Harness:
         owned.epoch, owned.log_offset = epoch, len(log) - 1
         worker.since_snapshot[partition] = 0
 
-    async def drain(self, worker: Worker, batch_size: int | Sequence[int] = 100) -> None:
-        """Run batches until the worker has read everything (forwards included)."""
+    def tick(self, worker: Worker, now: float | None = None) -> None:
+        """A wall-clock tick of the worker at ``now`` (default: the wall clock):
+        watermarks that partitions gone quiet held back move on."""
+        out = worker.core.tick(now)
+        worker.alerts += out.alerts
+        for partition, value in out.records.items():
+            self.state_log[partition].append(value)
+            owned = worker.core.owned.get(partition)
+            if owned is not None:
+                owned.log_offset = len(self.state_log[partition]) - 1
+
+    def settle(self, worker: Worker) -> None:
+        """The worker's tick once every partition has been quiet for longer than the
+        idle time: what an unkeyed producer's partitions held back moves on."""
+        state = worker.core.state
+        self.tick(worker, state.clock() + state.source_idle + 1)
+
+    async def drain(
+        self, worker: Worker, batch_size: int | Sequence[int] = 100, *, settle: bool = True
+    ) -> None:
+        """Run batches until the worker has read everything (forwards included); then,
+        with ``settle``, tick as the worker does once its partitions have gone quiet."""
         sizes = [batch_size] if isinstance(batch_size, int) else list(batch_size)
         turn = 0
         while self.pending(worker):
             await self.step(worker, sizes[turn % len(sizes)])
             turn += 1
+        if settle and worker.alive:
+            self.settle(worker)
 
     # -- reading --------------------------------------------------------------------------
     def kpis(self, worker: Worker) -> Series:

@@ -8,7 +8,11 @@ close, before the event is added: a rule judged there reads only the events with
 time up to that close that had arrived by then. So the alerts (rule, brand, event time)
 do not depend on how the events were cut into batches, nor on how fast they came: a
 batch of one event or a backfill of hours at 1000x real time gives the same alerts. An
-alert's ``event_time`` is the close of the step it was judged at. Volume and sentiment
+alert's ``event_time`` is the close of the step it was judged at. The watermark is the
+KPI state's (``KpiState.floors``): with an unkeyed producer, the minimum over the
+partitions that carry the brand, so a step is judged once all of them have passed it;
+events ahead of it count in the totals at once and in the evidence and platform clocks
+when their step is judged. Volume and sentiment
 rules are judged at every step; paid rules, and the baselines' learning, at minute closes.
 
 Baselines learn one sample per closed minute, once ``settle_minutes`` more have passed
@@ -104,6 +108,9 @@ class Watch:
     steps: dict[int, array[float]] = field(default_factory=dict)  # USED sums per step
     since: int | None = None  # the first minute ``minutes`` covers
     seeded: bool = True  # False: restored from the state log, totals still to seed
+    #: events ahead of the watermark, by step: their totals are counted at once, their
+    #: platform clocks and evidence when their step is judged (not persisted)
+    ahead: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     def window(self, end: int, minutes: int) -> Window:
         """The brand's totals over ``minutes`` minutes ending with minute ``end``."""
@@ -174,13 +181,20 @@ class AlertEngine:
         return watch
 
     def detect(
-        self, events: Iterable[dict[str, Any]], states: Mapping[str, BrandState] | None = None
+        self,
+        events: Iterable[dict[str, Any]],
+        states: Mapping[str, BrandState] | None = None,
+        floors: Mapping[int, float] | None = None,
     ) -> list[Alert]:
         """Feed a batch's counted events, in the order they were counted; the alerts of
         every minute they close, in event-time order per brand.
 
         ``states`` (the KPI state) seeds a brand seen for the first time, as after a
-        restart or a rebalance, with the minute buckets it holds from before this batch.
+        restart or a rebalance, with the minute buckets it holds from before this batch;
+        its watermarks close the steps they passed at the end (those of all brands with no
+        events, as on a tick). ``floors`` (by ``id(event)``) are the brand's watermark once
+        each event had arrived (``KpiState.floors``); without them an event moves its
+        brand's watermark to its own time, if later.
         """
         events = list(events)
         now = self.clock()
@@ -202,16 +216,35 @@ class AlertEngine:
             watch = self._watch(brand)
             watch.arrived = now
             ts = ev["ts"]
+            floor = ts if floors is None else floors.get(id(ev), ts)
             if watch.watermark is None:
-                watch.watermark = ts
+                watch.watermark = floor
                 if watch.since is None:
-                    watch.since = int(ts // 60)
-            elif ts > watch.watermark:
-                last, new_step = int(watch.watermark // self.step), int(ts // self.step)
-                if new_step > last:
-                    out += self._step(brand, watch, last, new_step)
-                watch.watermark = ts
+                    watch.since = int(min(ts, floor) // 60)
+            elif floor > watch.watermark:
+                out += self._move(brand, watch, floor)
             self._add(brand, watch, ev)
+        if states is not None:
+            brands = {ev["brand"] for ev in events} if events else list(self.watches)
+            for brand in brands:
+                watch, bs = self.watches[brand], states.get(brand)
+                if (
+                    bs is not None
+                    and bs.watermark is not None
+                    and watch.watermark is not None
+                    and bs.watermark > watch.watermark
+                ):
+                    out += self._move(brand, watch, bs.watermark)
+        return out
+
+    def _move(self, brand: str, watch: Watch, floor: float) -> list[Alert]:
+        """Move the brand's watermark to ``floor``, judging the steps it closes."""
+        assert watch.watermark is not None
+        out: list[Alert] = []
+        last, new_step = int(watch.watermark // self.step), int(floor // self.step)
+        if new_step > last:
+            out = self._step(brand, watch, last, new_step)
+        watch.watermark = floor
         return out
 
     def _seed(self, watch: Watch, bs: BrandState, batch: list[dict[str, Any]]) -> None:
@@ -262,6 +295,14 @@ class AlertEngine:
                 if k is not None:
                     for vec in held:
                         vec[k] += amount
+        if ts > watch.watermark:  # ahead: seen by the rules once its step is judged
+            watch.ahead.setdefault(step, []).append(ev)
+            return
+        self._clocks(brand, watch, ev)
+
+    def _clocks(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
+        """An event's part in the evidence and the platform clocks."""
+        minute = int(ev["ts"] // 60)
         self.evidence.add(brand, ev)
         platform = ev["platform"]
         if ev["ts"] > watch.platform_last.get(platform, float("-inf")):
@@ -280,7 +321,11 @@ class AlertEngine:
         out: list[Alert] = []
         self.dirty.add(brand)
         for step in range(last, min(new, last + MAX_STEP * self.per_minute)):
+            if watch.ahead:
+                self._catch_up(brand, watch, step)
             out += self._judge(brand, watch, step)
+        if watch.ahead:
+            self._catch_up(brand, watch, new - 1)
         horizon = (new * self.step) // 60 - self.hold
         old_horizon = (last * self.step) // 60 - self.hold
         for m in minutes_between(watch.minutes, old_horizon - 1, horizon - 1):
@@ -290,6 +335,12 @@ class AlertEngine:
         for s in minutes_between(watch.steps, last - self.hold_steps - 1, new - self.hold_steps):
             del watch.steps[s]
         return out
+
+    def _catch_up(self, brand: str, watch: Watch, step: int) -> None:
+        """The evidence and platform clocks of the events ahead up to ``step``."""
+        for s in sorted(s for s in watch.ahead if s <= step):
+            for ev in watch.ahead.pop(s):
+                self._clocks(brand, watch, ev)
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

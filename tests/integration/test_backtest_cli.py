@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
-from tests.integration.conftest import CLI, Stack
+from socialpulse.streams.codec import dumps
+from tests.integration.conftest import CLI, Stack, value
 from tests.integration.test_pipeline import consume_all
 
 pytestmark = pytest.mark.integration
@@ -90,12 +92,15 @@ def test_a_user_s_mistakes_are_one_line(history: tuple[Path, float], tmp_path: P
     assert "backtest" in cli("--help", cwd=tmp_path).stdout
 
 
+@pytest.mark.parametrize("keyed", [True, False], ids=["replay-keyed", "librdkafka-unkeyed"])
 def test_a_replay_through_the_broker_raises_the_backtest_s_alerts(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, keyed: bool
 ) -> None:
     """The eight alert scenarios of the unit tests, replayed at full speed through the broker
-    (keyed by brand, envelopes of 500) into a worker: the alerts on social-alerts are the
-    backtest's, rule, brand, state and event time."""
+    into a worker: keyed by brand (``socialpulse replay``, envelopes of 500), or unkeyed
+    (librdkafka with default settings: its sticky partitioner spreads envelopes of 200
+    over the partitions, several to a request). The alerts on social-alerts are the
+    backtest's, rule, brand, state and event time, and no event is late."""
     from tests.unit.test_alert_paths import EVENTS, SILENCE_AFTER
 
     config = tmp_path / "socialpulse.yml"
@@ -107,15 +112,41 @@ def test_a_replay_through_the_broker_raises_the_backtest_s_alerts(
     expected = sorted(key(json.loads(line)) for line in done.stdout.splitlines())
     assert len(expected) >= 12
 
-    stack.start_worker(SOCIALPULSE_CONFIG_FILE=str(config), SOCIALPULSE_ALERT_CONSOLE="false")
-    sent = subprocess.run(
-        [*CLI, "replay", str(path)], env=stack.env(), capture_output=True, text=True, timeout=300
+    stack.start_worker(
+        SOCIALPULSE_CONFIG_FILE=str(config),
+        SOCIALPULSE_ALERT_CONSOLE="false",
+        SOCIALPULSE_SOURCE_IDLE="5",  # the end of an unkeyed backfill moves on after 5 s
     )
-    assert sent.returncode == 0, sent.stderr
-    records = consume_all(stack, f"alerts-{stack.tag}", len(expected), seconds=120)
+    if keyed:
+        sent = subprocess.run(
+            [*CLI, "replay", str(path)],
+            env=stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert sent.returncode == 0, sent.stderr
+    else:
+        producer = Producer({"bootstrap.servers": stack.bootstrap})
+        for i in range(0, len(EVENTS), 200):
+            producer.produce(stack.events_topic, dumps(EVENTS[i : i + 200]))
+        assert producer.flush(60) == 0
+        del producer  # no reconnects to the broker once the test has stopped it
+    records = consume_all(stack, f"alerts-{stack.tag}", len(expected), seconds=180)
     got = sorted(key(json.loads(r.value)) for r in records)
+
+    def counted_in(samples: dict[Any, float]) -> float:
+        return sum(v for (name, _), v in samples.items() if name == "socialpulse_events_total")
+
+    samples = stack.wait_for(lambda s: counted_in(s) >= len(EVENTS), seconds=60)
+    counted = counted_in(samples)
+    late = value(samples, "socialpulse_events_rejected_total", reason="late") or 0
+    how = "keyed" if keyed else "unkeyed"
+    print(f"\n{how} through the broker: {len(got)} alert events (backtest {len(expected)}), "
+          f"{counted:.0f} of {len(EVENTS)} events counted, {late:.0f} late")  # fmt: skip
     assert got == expected, stack.log_tail()
-    print(f"\nreplay through the broker: the backtest's {len(expected)} alert events")
+    assert late == 0
+    assert counted == len(EVENTS)
 
 
 def key(alert: dict[str, Any]) -> tuple[str, str, str, int]:

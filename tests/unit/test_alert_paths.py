@@ -74,9 +74,9 @@ def keys(alerts: list[Any]) -> list[Key]:
     return sorted((a.brand, a.rule, a.state, round(a.event_time)) for a in alerts)
 
 
-def through_the_core(envelope: int, batch: int) -> tuple[list[Key], int]:
+def through_the_core(envelope: int, batch: int, keyed: bool = True) -> tuple[list[Key], int]:
     h = Harness(4, alerts=True, tuning=Tuning(silence_after=SILENCE_AFTER))
-    h.produce_events(EVENTS, envelope=envelope)
+    h.produce_events(EVENTS, envelope=envelope, keyed=keyed)
     worker = h.start_worker(range(4))
     asyncio.run(h.drain(worker, batch))
     return keys(worker.alerts), len(h.dead_letters)
@@ -111,6 +111,19 @@ def test_live_backfill_and_backtest_raise_the_same_alerts(tmp_path: Path) -> Non
     assert backtest(tmp_path) == seen
 
 
+@pytest.mark.parametrize(("envelope", "batch"), [(200, 10_000), (200, 7), (1, 100)])
+def test_an_unkeyed_backfill_is_counted_and_raises_the_same_alerts(
+    envelope: int, batch: int
+) -> None:
+    """Sent unkeyed (round robin over the 4 partitions), every event is forwarded to its
+    brand's owner behind what that partition holds already: the brand's watermark is the
+    minimum over the partitions that carry it, so nothing is late and the steps are
+    judged once every partition has passed them."""
+    alerts, dead = through_the_core(envelope=envelope, batch=batch, keyed=False)
+    assert dead == 0
+    assert alerts == live()[0]
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_scenario_is_caught_in_time_and_only_where_it_should(scenario: str) -> None:
     brand, rule, start, bound = SCENARIOS[scenario]
@@ -123,3 +136,22 @@ def test_each_scenario_is_caught_in_time_and_only_where_it_should(scenario: str)
     delay = first[0] - start
     print(f"\n{scenario:28} {rule:26} detected {delay:6.0f} s of event time after its start")
     assert 0 <= delay <= bound
+
+
+def test_an_unkeyed_backfill_read_by_two_workers_side_by_side() -> None:
+    """Two workers of two partitions each read an unkeyed backfill side by side: each
+    owner learns the other's partitions from their forwards, one batch apart."""
+    h = Harness(4, alerts=True, tuning=Tuning(silence_after=SILENCE_AFTER))
+    h.produce_events(EVENTS, envelope=200, keyed=False)
+    one, two = h.start_worker([0, 1]), h.start_worker([2, 3])
+
+    async def side_by_side() -> None:
+        while h.pending(one) or h.pending(two):
+            await h.step(one, 500)
+            await h.step(two, 500)
+
+    asyncio.run(side_by_side())
+    h.settle(one)
+    h.settle(two)
+    assert not h.dead_letters
+    assert keys(one.alerts + two.alerts) == live()[0]

@@ -120,6 +120,7 @@ def test_any_batching_with_any_crashes_gives_the_reference(
         if not worker.alive:
             worker = h.start_worker(range(4))
         turn += 1
+    h.settle(worker)  # the partitions an unkeyed producer used go quiet
     assert h.recovered_kpis() == REFERENCE
 
 
@@ -259,6 +260,7 @@ def test_snapshots_give_the_same_state_and_bound_the_read_back(
         if not worker.alive or turn in moves:
             worker = h.start_worker(range(4))  # the old one, if alive, is fenced off
         turn += 1
+    h.settle(worker)  # the partitions an unkeyed producer used go quiet
     assert h.kpis(worker) == REFERENCE
     read_before = h.records_read
     assert h.recovered_kpis() == REFERENCE

@@ -1,0 +1,67 @@
+"""A brand's watermark over the partitions that carry it, with idleness (state.Sources)."""
+
+from __future__ import annotations
+
+from socialpulse.agents.counters import C
+from socialpulse.agents.state import KpiState, Sources
+from socialpulse.streams.validation import Event
+
+T0 = 1_700_000_000.0
+
+
+def test_the_floor_is_the_slowest_partition_heard_from_recently() -> None:
+    s = Sources()
+    assert s.floor(0.0, 30.0) is None
+    s.see(0, T0 + 100, now=0.0)
+    assert s.floor(0.0, 30.0) == T0 + 100  # one partition: its latest event time
+    s.see(1, T0 + 40, now=10.0)
+    s.see(0, T0 + 160, now=10.0)
+    assert s.floor(10.0, 30.0) == T0 + 40
+    s.see(1, T0 + 20, now=11.0)  # an older event does not move a partition back
+    assert s.floor(11.0, 30.0) == T0 + 40
+    s.see(0, T0 + 200, now=35.0)
+    assert s.floor(35.0, 30.0) == T0 + 40  # partition 1 quiet for 24 s: still waited for
+    assert s.floor(45.0, 30.0) == T0 + 200  # quiet for 34 s: left out, and forgotten
+    assert set(s.progress) == {0}
+    s.expect(2, T0 + 150, now=50.0)  # forwarded from partition 2, not read back yet
+    assert s.floor(50.0, 30.0) == T0 + 150
+    s.expect(2, T0 + 10, now=51.0)  # a later expectation never moves a partition back
+    assert s.progress[2] == T0 + 150
+    assert Sources.from_json(s.to_json(), now=60.0).progress == s.progress
+
+
+def event(i: int, ts: float) -> Event:
+    return {"id": f"e{i}", "ts": ts, "brand": "acme", "platform": "x", "kind": "like",
+            "count": 1, "value": 0.0}  # type: ignore[typeddict-item]  # fmt: skip
+
+
+def test_a_partition_far_behind_is_counted_and_a_quiet_one_lets_the_watermark_go() -> None:
+    now = [0.0]
+    state = KpiState(allowed_lateness=600.0, source_idle=30.0, clock=lambda: now[0])
+    ahead = [event(i, T0 + 60 * i) for i in range(60)]  # an hour from partition 0
+    behind = [event(100 + i, T0 + 60 * i + 1) for i in range(60)]  # the same from 1
+    # partition 1's events were forwarded and are on their way: the watermark waits
+    state.expect("acme", 1, behind[0]["ts"])
+    state.apply(ahead, state.floors(ahead, [0] * len(ahead)))
+    assert state.brands["acme"].watermark == behind[0]["ts"]
+    result = state.apply(behind, state.floors(behind, [1] * len(behind)))
+    assert not result.late  # an hour behind partition 0, and counted
+    bs = state.brands["acme"]
+    assert bs.watermark == ahead[-1]["ts"]  # both partitions past it: the slower one's
+    assert bs.totals["24h"][("all", "all")][C.likes] == 120  # every event counted
+    # partition 1 goes on alone; partition 0 falls quiet
+    more = [event(200 + i, T0 + 3600 + 60 * i) for i in range(5)]
+    now[0] = 10.0
+    state.apply(more, state.floors(more, [1] * len(more)))
+    late = [event(300, T0 + 3500)]
+    now[0] = 20.0
+    state.apply(late, state.floors(late, [0] * len(late)))  # 0 speaks again, behind
+    assert state.brands["acme"].watermark == ahead[-1]["ts"]
+    assert not state.refloor(now=45.0).brands  # partition 0 heard 25 s ago: waited for
+    moved = state.refloor(now=51.0)
+    assert moved.brands == {"acme"}
+    assert state.brands["acme"].watermark == more[-1]["ts"]
+    # the watermark and the partitions survive a restore
+    restored = KpiState(allowed_lateness=600.0, source_idle=30.0, clock=lambda: 60.0)
+    restored.restore({"acme": state.brand_record("acme")}, [], [])
+    assert restored.brands["acme"].sources.progress == state.brands["acme"].sources.progress
