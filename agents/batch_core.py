@@ -110,6 +110,7 @@ class BatchOutput:
     #: (owner partition, brand, partition read from) -> encoded events
     forwards: dict[tuple[int, str, int], list[bytes]] = field(default_factory=dict)
     records: dict[int, bytes] = field(default_factory=dict)  # partition -> batch record
+    covers: dict[int, int] = field(default_factory=dict)  # partition -> its record's next
     accepted: list[Event] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)  # raised by the batch, in order
     duplicates: Counter[str] = field(default_factory=Counter)
@@ -130,6 +131,10 @@ class PartitionState:
     epoch: str
     next_offset: int | None  # the first offset not counted yet; None: from wherever
     log_offset: int | None = None  # offset of this owner's last record in the state log
+    #: the first offset not covered by a record in the state log: the only position that
+    #: may be committed as the group's offset (``next_offset`` runs ahead during a batch,
+    #: and a batch cut short by a stop never writes its record)
+    durable: int | None = None
 
 
 def forwarded_from(headers: Sequence[tuple[str, bytes | None]]) -> int | None:
@@ -212,7 +217,9 @@ class BatchCore:
             for key, value in data.items():
                 if key[:1] == ALERTS:
                     restore_alert_record(self.alerts, key[1:], value)
-        self.owned[partition] = PartitionState(epoch or new_epoch(), next_offset, log_offset)
+        self.owned[partition] = PartitionState(
+            epoch or new_epoch(), next_offset, log_offset, durable=next_offset
+        )
         return brands
 
     def forget(self, partitions: Iterable[int]) -> list[str]:
@@ -241,6 +248,19 @@ class BatchCore:
                     if record is not None:
                         data[alert_key(brand)] = record
         return data
+
+    def written(self, out: BatchOutput, offsets: dict[int, int]) -> None:
+        """The runtime wrote ``out``'s records: partition -> offset in the state log."""
+        for partition, offset in offsets.items():
+            owned = self.owned.get(partition)
+            if owned is not None:
+                owned.log_offset = offset
+                owned.durable = out.covers[partition]
+
+    def durable(self, partition: int) -> int | None:
+        """The first offset of ``partition`` its state log does not cover (None: none)."""
+        owned = self.owned.get(partition)
+        return None if owned is None else owned.durable
 
     def owner(self, brand: str) -> int:
         key = (brand, self.partitions)
@@ -416,3 +436,4 @@ class BatchCore:
             out.records[partition] = batch_record(
                 owned.epoch, owned.next_offset, writes.get(partition, {})
             )
+            out.covers[partition] = owned.next_offset

@@ -155,7 +155,28 @@ class EventsReader(Service):
                 log.debug("fetch failed: %s", exc)
                 await self.sleep(0.5)
                 continue
-            messages = [
+            messages = self.messages(fetched)
+            if messages:
+                await self.pipeline.handle(messages)
+            await self._commit()
+
+    def messages(self, fetched: Mapping[TopicPartition, list[Any]]) -> list[SourceMessage]:
+        """The fetched records of partitions restored and sought, as the pipeline's batch.
+
+        The consumer starts fetching a newly assigned partition from the group's committed
+        offset while the assignment callback still restores it: records fetched before the
+        seek to where its state resumes are not handed over (counting them would skip the
+        offsets between the two), and the partition is sought back to the first of them,
+        which the seek at the end of the restore then overrides."""
+        messages: list[SourceMessage] = []
+        for tp, records in fetched.items():
+            if not records:
+                continue
+            if tp not in self.resumed:
+                if self.consumer is not None and tp in self.assignment():
+                    self.consumer.seek(tp, records[0].offset)
+                continue
+            messages.extend(
                 SourceMessage(
                     tp.topic,
                     tp.partition,
@@ -163,16 +184,13 @@ class EventsReader(Service):
                     record.value,
                     forwarded_from(record.headers) if record.headers else None,
                 )
-                for tp, records in fetched.items()
                 for record in records
-            ]
-            if messages:
-                await self.pipeline.handle(messages)
-            await self._commit()
+            )
+        return messages
 
     async def _commit(self, force: bool = False) -> None:
-        """Commit the counted positions as the group's offsets (a hint), about once a
-        second."""
+        """Commit the positions the state log covers as the group's offsets (a hint),
+        about once a second."""
         now = time.monotonic()
         consumer = self.consumer
         if consumer is None or (not force and now - self._last_commit < COMMIT_EVERY):
@@ -180,7 +198,7 @@ class EventsReader(Service):
         self._last_commit = now
         offsets = {}
         for tp in self.assignment() & self.resumed:
-            position = self.pipeline.next_offset(tp.partition)
+            position = self.pipeline.durable_offset(tp.partition)
             if position is not None:
                 offsets[tp] = position
         if not offsets:

@@ -100,8 +100,8 @@ class KpiPipeline:
             # the counters with the state, in one step: a scrape sees both or neither
             self._count(out, len(messages))
             written = await self._send(out)
-            for partition, offset in written.items():
-                self.core.owned[partition].log_offset = offset
+            self.core.written(out, written)
+            for partition in written:
                 self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
                 if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
                     await self._snapshot(partition)
@@ -117,8 +117,8 @@ class KpiPipeline:
             out = self.core.tick()
             if out.records or out.alerts:
                 written = await self._send(out)
-                for partition, offset in written.items():
-                    self.core.owned[partition].log_offset = offset
+                self.core.written(out, written)
+                for partition in written:
                     self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
 
     async def _snapshot(self, partition: int) -> None:
@@ -231,6 +231,11 @@ class KpiPipeline:
         """The first offset of ``partition`` not counted yet (None: nothing known)."""
         owned = self.core.owned.get(partition)
         return None if owned is None else owned.next_offset
+
+    def durable_offset(self, partition: int) -> int | None:
+        """The first offset of ``partition`` whose state is not written yet: what the
+        group's committed offset may say (None: nothing known)."""
+        return self.core.durable(partition)
 
     async def ensure_restored(self, partitions: Iterable[int]) -> None:
         """Restore (or reclaim) each assigned partition of ``partitions`` not active yet."""

@@ -244,9 +244,8 @@ class Harness:
                 if crash_at == "mid_write" and i >= max(1, len(records) // 2):
                     raise Crash("mid_write")
                 self.state_log[partition].append(value)
-                owned = worker.core.owned.get(partition)
-                if owned is not None:
-                    owned.log_offset = len(self.state_log[partition]) - 1
+                worker.core.written(out, {partition: len(self.state_log[partition]) - 1})
+                if partition in worker.core.owned:
                     worker.since_snapshot[partition] = worker.since_snapshot.get(partition, 0) + 1
             checkpoint("written")
             for partition, _value in records:
@@ -279,9 +278,7 @@ class Harness:
         worker.alerts += out.alerts
         for partition, value in out.records.items():
             self.state_log[partition].append(value)
-            owned = worker.core.owned.get(partition)
-            if owned is not None:
-                owned.log_offset = len(self.state_log[partition]) - 1
+            worker.core.written(out, {partition: len(self.state_log[partition]) - 1})
 
     def settle(self, worker: Worker) -> None:
         """The worker's tick once every partition has been quiet for longer than the

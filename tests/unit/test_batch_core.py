@@ -99,6 +99,23 @@ def test_a_crash_at_every_point_of_a_batch_recovers_exactly(point: str) -> None:
     assert h.recovered_kpis() == REFERENCE
 
 
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_the_offset_to_commit_never_runs_ahead_of_the_state_log(point: str) -> None:
+    """What the worker commits as the group's offset is what the state log covers: a
+    batch cut short (a stop in the middle of it) has read further than it wrote."""
+    h = Harness(4, allowed_lateness=LATENESS)
+    h.produce_events(EVENTS, envelope=20, keyed=False)
+    worker = h.start_worker(range(4))
+    for _ in range(3):
+        run(h.step(worker, 25))
+    run(h.step(worker, 25, crash_at=point))
+    core = worker.core
+    for partition in range(4):
+        assert core.durable(partition) == replay(h.state_log[partition]).next_offset
+    ahead = [p for p in range(4) if core.owned[p].next_offset != core.durable(p)]
+    assert bool(ahead) == (point not in ("written",)), ahead
+
+
 @settings(deadline=None, max_examples=12, derandomize=True)
 @given(
     sizes=st.lists(st.integers(1, 300), min_size=1, max_size=6),

@@ -1,11 +1,13 @@
 """The events reader commits positions only for partitions it restored and sought in the
 current generation: a commit in between would carry the last generation's positions (a
 broker that came back empty would then be asked for offsets past its end, and the
-embedded broker answers such a fetch with nothing, forever)."""
+embedded broker answers such a fetch with nothing, forever). It commits only what the
+state log covers, and hands the pipeline no record fetched before the seek."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -42,6 +44,9 @@ class Pipeline:
     def next_offset(self, partition: int) -> int | None:
         return self.offsets.get(partition)
 
+    def durable_offset(self, partition: int) -> int | None:
+        return self.offsets.get(partition)
+
     async def on_revoked(self, revoked: set[Any]) -> None:
         pass
 
@@ -72,5 +77,60 @@ def test_no_commit_between_a_rebalance_and_the_restore() -> None:
         await reader._commit(force=True)
         assert consumer.commits == [{TopicPartition(TOPIC, 1): 3}]
         assert consumer.sought == {TopicPartition(TOPIC, 1): 3}
+
+    asyncio.run(run())
+
+
+@dataclass
+class Record:
+    offset: int
+    value: bytes = b"{}"
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def test_records_fetched_before_the_seek_are_not_counted() -> None:
+    """aiokafka starts fetching a new partition from the group's committed offset while
+    the assignment callback is still restoring it; a committed offset ahead of the state
+    log (a worker stopped in the middle of a batch) would then skip the offsets between.
+    Such records are held back, and the partition sought back to the first of them."""
+
+    async def run() -> None:
+        tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+        pipeline = Pipeline()
+        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        consumer = Consumer({tp0, tp1})
+        reader.consumer = consumer  # type: ignore[assignment]
+        listener = _Rebalance(reader)
+        await listener.on_partitions_revoked({tp0, tp1})
+        assigning = asyncio.ensure_future(listener.on_partitions_assigned({tp0, tp1}))
+        await asyncio.sleep(0)
+        fetched = {tp0: [Record(40), Record(41)], tp1: [Record(7)]}
+        assert reader.messages(fetched) == []  # the restore is under way
+        assert consumer.sought == {tp0: 40, tp1: 7}
+        pipeline.restored.set()
+        await assigning
+        assert consumer.sought == {tp0: 40, tp1: 3}  # tp1 resumes where its state does
+        got = reader.messages(
+            {tp1: [Record(3), Record(4, headers=(("socialpulse-source", b"0"),))]}
+        )
+        assert [(m.partition, m.offset, m.source) for m in got] == [(1, 3, None), (1, 4, 0)]
+
+    asyncio.run(run())
+
+
+def test_commits_what_the_state_log_covers() -> None:
+    """The committed offset is the state log's, not the position a batch in progress
+    has decoded up to."""
+
+    async def run() -> None:
+        tp0 = TopicPartition(TOPIC, 0)
+        pipeline = Pipeline()
+        pipeline.durable_offset = lambda partition: 5  # type: ignore[method-assign]
+        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        consumer = Consumer({tp0})
+        reader.consumer = consumer  # type: ignore[assignment]
+        reader.resumed = {tp0}
+        await reader._commit(force=True)
+        assert consumer.commits == [{tp0: 5}]  # next_offset says 10
 
     asyncio.run(run())
