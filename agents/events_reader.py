@@ -64,6 +64,7 @@ class EventsReader(Service):
         #: positions may be committed (before, the state may still be the last
         #: generation's, and against a broker that came back empty its offsets are wrong)
         self.resumed: set[TopicPartition] = set()
+        self._assigning = False  # an assignment callback is restoring and seeking
         #: creates the events topic if it does not exist (the app factory sets it)
         self.declare_topic: Callable[[], Awaitable[Any]] | None = None
 
@@ -122,10 +123,20 @@ class EventsReader(Service):
         """Restore the assigned partitions and seek each to where its state resumes."""
         assert self.consumer is not None
         self.resumed = set()
-        await self.pipeline.on_assigned(set(assigned))
-        positions = await self.pipeline.resume_positions(assigned)
-        for tp, offset in positions.items():
-            self.consumer.seek(tp, offset)
+        self._assigning = True
+        try:
+            await self.pipeline.on_assigned(set(assigned))
+            positions = await self.pipeline.resume_positions(assigned)
+            for tp, offset in positions.items():
+                self.consumer.seek(tp, offset)
+            for tp in assigned - set(positions):  # no state: the group's offset, or the start
+                committed = await self.consumer.committed(tp)
+                if committed is not None and committed > 0:
+                    self.consumer.seek(tp, committed)
+                else:
+                    await self.consumer.seek_to_beginning(tp)
+        finally:
+            self._assigning = False
         self.resumed = set(assigned)
         mine = sorted(tp.partition for tp in assigned if tp.topic == self.settings.events_topic)
         log.info(
@@ -161,32 +172,27 @@ class EventsReader(Service):
             await self._commit()
 
     def messages(self, fetched: Mapping[TopicPartition, list[Any]]) -> list[SourceMessage]:
-        """The fetched records of partitions restored and sought, as the pipeline's batch.
+        """The fetched records as the pipeline's batch; none while an assignment is under
+        way.
 
-        The consumer starts fetching a newly assigned partition from the group's committed
-        offset while the assignment callback still restores it: records fetched before the
-        seek to where its state resumes are not handed over (counting them would skip the
-        offsets between the two), and the partition is sought back to the first of them,
-        which the seek at the end of the restore then overrides."""
-        messages: list[SourceMessage] = []
-        for tp, records in fetched.items():
-            if not records:
-                continue
-            if tp not in self.resumed:
-                if self.consumer is not None and tp in self.assignment():
-                    self.consumer.seek(tp, records[0].offset)
-                continue
-            messages.extend(
-                SourceMessage(
-                    tp.topic,
-                    tp.partition,
-                    record.offset,
-                    record.value,
-                    forwarded_from(record.headers) if record.headers else None,
-                )
-                for record in records
+        The consumer starts fetching newly assigned partitions from the group's committed
+        offsets while the assignment callback still restores them: records returned then
+        are not handed over (counting them would skip the offsets between the committed
+        offset and where the state resumes). The callback seeks every assigned partition
+        at its end, so they are fetched again from the right offset."""
+        if self._assigning:
+            return []
+        return [
+            SourceMessage(
+                tp.topic,
+                tp.partition,
+                record.offset,
+                record.value,
+                forwarded_from(record.headers) if record.headers else None,
             )
-        return messages
+            for tp, records in fetched.items()
+            for record in records
+        ]
 
     async def _commit(self, force: bool = False) -> None:
         """Commit the positions the state log covers as the group's offsets (a hint),

@@ -63,6 +63,7 @@ class EventProducer:
         self._sizes: dict[str, int] = {}
         self._pending: list[asyncio.Future[Any]] = []
         self._linger_task: asyncio.Task[None] | None = None
+        self._handing_over = asyncio.Lock()
         self.events_sent = 0
         self.messages_sent = 0
 
@@ -139,18 +140,23 @@ class EventProducer:
 
     async def _send_brand(self, brand: str) -> asyncio.Future[Any] | None:
         """Send ``brand``'s buffer as one envelope; its delivery future (None if empty)."""
-        buf = self._buffers.pop(brand, None)
-        self._sizes.pop(brand, None)
-        if not buf:
-            return None
-        assert self._producer is not None, "start() the producer first"
-        value = b"[" + b",".join(buf) + b"]"
-        fut = await self._producer.send(
-            self.topic,
-            value,
-            key=brand.encode("utf-8"),
-            partition=brand_partition(brand, self._partitions),
-        )
+        # One hand-over at a time, the buffer taken once the turn comes: the producer's
+        # send() may wait for room, and a second envelope of the brand (from send() or
+        # the linger task) handed over meanwhile could reach the broker first; a brand's
+        # events must keep their order (a worker counts events far behind as late).
+        async with self._handing_over:
+            buf = self._buffers.pop(brand, None)
+            self._sizes.pop(brand, None)
+            if not buf:
+                return None
+            assert self._producer is not None, "start() the producer first"
+            value = b"[" + b",".join(buf) + b"]"
+            fut = await self._producer.send(
+                self.topic,
+                value,
+                key=brand.encode("utf-8"),
+                partition=brand_partition(brand, self._partitions),
+            )
         self._pending.append(fut)
         self.events_sent += len(buf)
         self.messages_sent += 1

@@ -30,6 +30,13 @@ class Consumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.sought[tp] = offset
 
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return {0: 12}.get(tp.partition)
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        for tp in tps:
+            self.sought[tp] = 0
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
 
@@ -76,7 +83,8 @@ def test_no_commit_between_a_rebalance_and_the_restore() -> None:
         await assigning
         await reader._commit(force=True)
         assert consumer.commits == [{TopicPartition(TOPIC, 1): 3}]
-        assert consumer.sought == {TopicPartition(TOPIC, 1): 3}
+        # 1 where its state resumes; 0 (no state) at the group's committed offset
+        assert consumer.sought == {TopicPartition(TOPIC, 1): 3, TopicPartition(TOPIC, 0): 12}
 
     asyncio.run(run())
 
@@ -92,24 +100,25 @@ def test_records_fetched_before_the_seek_are_not_counted() -> None:
     """aiokafka starts fetching a new partition from the group's committed offset while
     the assignment callback is still restoring it; a committed offset ahead of the state
     log (a worker stopped in the middle of a batch) would then skip the offsets between.
-    Such records are held back, and the partition sought back to the first of them."""
+    Records returned during the assignment are held back, and every partition is sought
+    at its end: to its state's offset, else the group's, else the start."""
 
     async def run() -> None:
-        tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+        tp0, tp1, tp2 = (TopicPartition(TOPIC, p) for p in (0, 1, 2))
         pipeline = Pipeline()
         reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
-        consumer = Consumer({tp0, tp1})
+        consumer = Consumer({tp0, tp1, tp2})
         reader.consumer = consumer  # type: ignore[assignment]
         listener = _Rebalance(reader)
-        await listener.on_partitions_revoked({tp0, tp1})
-        assigning = asyncio.ensure_future(listener.on_partitions_assigned({tp0, tp1}))
+        await listener.on_partitions_revoked({tp0, tp1, tp2})
+        assigning = asyncio.ensure_future(listener.on_partitions_assigned({tp0, tp1, tp2}))
         await asyncio.sleep(0)
         fetched = {tp0: [Record(40), Record(41)], tp1: [Record(7)]}
         assert reader.messages(fetched) == []  # the restore is under way
-        assert consumer.sought == {tp0: 40, tp1: 7}
         pipeline.restored.set()
         await assigning
-        assert consumer.sought == {tp0: 40, tp1: 3}  # tp1 resumes where its state does
+        # tp1: its state; tp0: the group's committed offset; tp2: none, from the start
+        assert consumer.sought == {tp1: 3, tp0: 12, tp2: 0}
         got = reader.messages(
             {tp1: [Record(3), Record(4, headers=(("socialpulse-source", b"0"),))]}
         )
