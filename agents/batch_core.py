@@ -220,6 +220,7 @@ class BatchCore:
         self.owned[partition] = PartitionState(
             epoch or new_epoch(), next_offset, log_offset, durable=next_offset
         )
+        self.state.hold(partition)  # until it is read from, brands wait for it too
         return brands
 
     def forget(self, partitions: Iterable[int]) -> list[str]:
@@ -228,6 +229,7 @@ class BatchCore:
         for partition in gone:
             self.owned.pop(partition, None)
         brands = [b for b in self.state.brands if self.owner(b) in gone]
+        self.state.unhold(gone)
         self.state.forget(brands)
         self.book.forget(brands)
         if self.alerts is not None:
@@ -256,6 +258,11 @@ class BatchCore:
             if owned is not None:
                 owned.log_offset = offset
                 owned.durable = out.covers[partition]
+
+    def caught_up(self, partitions: Iterable[int]) -> None:
+        """``partitions`` are read to their end: brands need not wait for them (called by
+        the runtime before a batch)."""
+        self.state.unhold(partitions)
 
     def durable(self, partition: int) -> int | None:
         """The first offset of ``partition`` its state log does not cover (None: none)."""

@@ -167,8 +167,11 @@ class EventsReader(Service):
                 await self.sleep(0.5)
                 continue
             messages = self.messages(fetched)
+            caught_up = self.caught_up(fetched)
             if messages:
-                await self.pipeline.handle(messages)
+                await self.pipeline.handle(messages, caught_up)
+            elif caught_up:
+                await self.pipeline.release(caught_up)
             await self._commit()
 
     def messages(self, fetched: Mapping[TopicPartition, list[Any]]) -> list[SourceMessage]:
@@ -193,6 +196,23 @@ class EventsReader(Service):
             for tp, records in fetched.items()
             for record in records
         ]
+
+    def caught_up(self, fetched: Mapping[TopicPartition, list[Any]]) -> set[int]:
+        """Partitions the pipeline waits for (just assigned, not read yet) that this fetch
+        found read to their end: nothing fetched, and the counted position at the high
+        watermark. (The embedded broker may report a high watermark below the end after
+        multi-record batches: such a partition is let go early, as if it had no wait.)"""
+        waiting = self.pipeline.waiting()
+        if not waiting or self.consumer is None:
+            return set()
+        done: set[int] = set()
+        for tp in self.assignment() & self.resumed:
+            if tp.partition not in waiting or fetched.get(tp):
+                continue
+            high = self.consumer.highwater(tp)
+            if high is not None and (self.pipeline.next_offset(tp.partition) or 0) >= high:
+                done.add(tp.partition)
+        return done
 
     async def _commit(self, force: bool = False) -> None:
         """Commit the positions the state log covers as the group's offsets (a hint),

@@ -88,11 +88,15 @@ class KpiPipeline:
         self._since_snapshot: dict[int, int] = {}  # partition -> records since its snapshot
 
     # -- the batch ------------------------------------------------------------------------
-    async def handle(self, messages: Sequence[SourceMessage]) -> None:
-        """Process one batch of messages from the events topic."""
+    async def handle(
+        self, messages: Sequence[SourceMessage], caught_up: Iterable[int] = ()
+    ) -> None:
+        """Process one batch of messages from the events topic (``caught_up``: partitions
+        the reader found read to their end)."""
         started = time.perf_counter()
         await self.ensure_restored({m.partition for m in messages})
         async with self._lock:
+            self.core.caught_up(caught_up)
             active = set(self.core.owned) - self._suspended
             kept = [m for m in messages if m.partition in active]  # others: not ours now
             self.core.partitions = self.partition_count()
@@ -107,6 +111,15 @@ class KpiPipeline:
                     await self._snapshot(partition)
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def waiting(self) -> set[int]:
+        """Partitions just assigned and not read yet, that brands wait for."""
+        return set(self.state.pending)
+
+    async def release(self, caught_up: Iterable[int]) -> None:
+        """Partitions read to their end between batches: brands need not wait for them."""
+        async with self._lock:
+            self.core.caught_up(caught_up)
 
     async def tick(self) -> None:
         """Between batches: watermarks that partitions gone quiet held back move on (the

@@ -69,17 +69,40 @@ class Sources:
 
     progress: dict[int, float] = field(default_factory=dict)  # partition -> latest event time
     heard: dict[int, float] = field(default_factory=dict)  # partition -> wall clock of it
+    #: partitions held for a brand only because they have not been read from yet since
+    #: their assignment (``KpiState.hold``): a guess of their progress, not persisted
+    awaited: set[int] = field(default_factory=set)
 
     def see(self, source: int, ts: float, now: float) -> None:
-        if ts > self.progress.get(source, float("-inf")):
+        if source in self.awaited:
+            self.awaited.discard(source)
+            self.progress[source] = ts
+        elif ts > self.progress.get(source, float("-inf")):
             self.progress[source] = ts
         self.heard[source] = now
 
     def expect(self, source: int, ts: float, now: float) -> None:
         """``source`` will bring events from ``ts`` on (forwarded, not read back yet)."""
-        if source not in self.progress:
+        if source in self.awaited:
+            self.awaited.discard(source)
+            self.progress[source] = ts
+        elif source not in self.progress:
             self.progress[source] = ts
         self.heard[source] = now
+
+    def await_unread(self, source: int, ts: float, since: float) -> None:
+        """``source`` has not been read from since ``since`` (wall clock): it may still
+        bring events from ``ts`` on."""
+        if source not in self.progress:
+            self.progress[source] = ts
+            self.heard[source] = since
+            self.awaited.add(source)
+
+    def release(self, source: int) -> None:
+        """``source`` has been read from: what it carries is known from its events."""
+        if source in self.awaited:
+            self.awaited.discard(source)
+            del self.progress[source], self.heard[source]
 
     def floor(self, now: float, idle: float) -> float | None:
         """The minimum progress of the partitions heard from within ``idle`` seconds (of
@@ -96,10 +119,11 @@ class Sources:
             for source in [s for s, p in self.progress.items() if now - self.heard[s] >= idle]:
                 if self.progress[source] <= low:
                     del self.progress[source], self.heard[source]
+                    self.awaited.discard(source)
         return min(active)
 
     def to_json(self) -> list[list[float]]:
-        return [[s, p] for s, p in self.progress.items()]
+        return [[s, p] for s, p in self.progress.items() if s not in self.awaited]
 
     @classmethod
     def from_json(cls, raw: list[list[float]], now: float) -> Sources:
@@ -185,6 +209,7 @@ class KpiState:
         self.platform_cap = platform_cap
         self.campaign_cap = campaign_cap
         self.brands: dict[str, BrandState] = {}
+        self.pending: dict[int, float] = {}  # partitions not read yet -> assigned at (wall)
         #: minute buckets younger than this stay exact (1h window, lateness, a margin)
         self.compact_age = max(60, -(-int(allowed_lateness) // 60)) + 2
 
@@ -233,8 +258,18 @@ class KpiState:
             key = (ev["brand"], origin)
             if ev["ts"] < first.get(key, float("inf")):
                 first[key] = ev["ts"]
+        if self.pending:
+            self._unhold({origin for _brand, origin in first}, now)
         for (brand, origin), ts in first.items():
             self._brand(brand).sources.expect(origin, ts, now)
+        if self.pending:  # partitions not read yet may carry these brands too
+            earliest: dict[str, float] = {}
+            for (brand, _origin), ts in first.items():
+                earliest[brand] = min(ts, earliest.get(brand, ts))
+            for brand, ts in earliest.items():
+                sources = self.brands[brand].sources
+                for partition, since in self.pending.items():
+                    sources.await_unread(partition, ts, since)
         out: list[float] = []
         idle = self.source_idle
         for ev, origin in zip(events, origins, strict=True):
@@ -244,6 +279,29 @@ class KpiState:
             assert floor is not None
             out.append(floor)
         return out
+
+    def hold(self, partition: int) -> None:
+        """``partition`` was just assigned and is not read yet: until it is (or it stays
+        quiet for ``source_idle``), the brands counted meanwhile wait for it too, as a
+        Flink source split holds the watermark until it reports. So the first fetches of
+        a backfill, which may bring one partition alone, do not run ahead of the others."""
+        self.pending[partition] = self.clock()
+
+    def unhold(self, partitions: Iterable[int]) -> None:
+        """Partitions revoked: nothing to wait for from them."""
+        self._unhold(set(partitions), self.clock())
+
+    def _unhold(self, partitions: set[int], now: float) -> None:
+        expired = {p for p, since in self.pending.items() if now - since >= self.source_idle}
+        done = (partitions & set(self.pending)) | expired
+        if not done:
+            return
+        for partition in done:
+            del self.pending[partition]
+        for bs in self.brands.values():
+            if bs.sources.awaited:
+                for partition in done:
+                    bs.sources.release(partition)
 
     def expect(self, brand: str, source: int, ts: float) -> None:
         """Events of ``brand`` from ``ts`` on are on their way from partition ``source``
@@ -260,9 +318,9 @@ class KpiState:
         """Move the watermarks that partitions gone quiet held back (a wall-clock tick)."""
         result = BatchResult()
         now = self.clock() if now is None else now
+        if self.pending:
+            self._unhold(set(), now)
         for brand, bs in self.brands.items():
-            if len(bs.sources.progress) < 2:
-                continue
             floor = bs.sources.floor(now, self.source_idle)
             if floor is not None and (bs.watermark is None or floor > bs.watermark):
                 self._advance(brand, bs, floor, result)

@@ -222,6 +222,9 @@ class Harness:
         batch = self.next_batch(worker, size)
         if not batch:
             return 0
+        worker.core.caught_up(
+            p for p, pos in worker.positions.items() if pos >= len(self.events[p])
+        )
 
         def checkpoint(step: str) -> None:
             if step == crash_at:

@@ -27,6 +27,9 @@ class Consumer:
     def assignment(self) -> set[TopicPartition]:
         return self.tps
 
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return {0: 10, 1: 50}.get(tp.partition)
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.sought[tp] = offset
 
@@ -53,6 +56,9 @@ class Pipeline:
 
     def durable_offset(self, partition: int) -> int | None:
         return self.offsets.get(partition)
+
+    def waiting(self) -> set[int]:
+        return {0, 1, 2}
 
     async def on_revoked(self, revoked: set[Any]) -> None:
         pass
@@ -143,3 +149,17 @@ def test_commits_what_the_state_log_covers() -> None:
         assert consumer.commits == [{tp0: 5}]  # next_offset says 10
 
     asyncio.run(run())
+
+
+def test_partitions_read_to_their_end_are_let_go() -> None:
+    """A just-assigned partition that has nothing more to read is no longer waited for;
+    one with records in this fetch, or behind its high watermark, still is."""
+    tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+    pipeline = Pipeline()  # next offsets: 0 -> 10, 1 -> 20
+    reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+    reader.consumer = Consumer({tp0, tp1})  # type: ignore[assignment]
+    reader.resumed = {tp0, tp1}
+    assert reader.caught_up({}) == {0}  # 0: at its high watermark 10; 1: 20 of 50
+    assert reader.caught_up({tp0: [Record(10)]}) == set()  # 0 brought records
+    reader.resumed = {tp1}
+    assert reader.caught_up({}) == set()  # 0 not sought yet

@@ -65,3 +65,44 @@ def test_a_partition_far_behind_is_counted_and_a_quiet_one_lets_the_watermark_go
     restored = KpiState(allowed_lateness=600.0, source_idle=30.0, clock=lambda: 60.0)
     restored.restore({"acme": state.brand_record("acme")}, [], [])
     assert restored.brands["acme"].sources.progress == state.brands["acme"].sources.progress
+
+
+def test_partitions_not_read_yet_hold_the_brands_counted_meanwhile() -> None:
+    """The first fetch of a backfill may bring one partition alone: the brands it counts
+    wait for the other assigned partitions until they are read, read to their end, or
+    quiet for ``source_idle``; without that wait the others' events would be late."""
+
+    def run(hold: bool) -> tuple[KpiState, list[Event]]:
+        now = [0.0]
+        state = KpiState(allowed_lateness=600.0, source_idle=30.0, clock=lambda: now[0])
+        if hold:
+            for partition in (0, 1, 2):
+                state.hold(partition)
+        first = [event(i, T0 + 60 * i) for i in range(40)]  # 40 minutes from partition 0
+        state.apply(first, state.floors(first, [0] * len(first)))
+        now[0] = 1.0
+        other = [event(100 + i, T0 + 60 * i + 1) for i in range(40)]  # the same from 1
+        return state, state.apply(other, state.floors(other, [1] * len(other))).late
+
+    assert len(run(hold=False)[1]) > 20  # what a backfill lost before the wait
+    state, late = run(hold=True)
+    assert not late
+    bs = state.brands["acme"]
+    assert bs.watermark == T0  # partition 2, assigned and never read, still holds it
+    assert 2 in bs.sources.awaited and [2, T0] not in bs.sources.to_json()  # a guess only
+    state.unhold([2])  # read to its end
+    assert state.refloor(now=2.0).brands == {"acme"}
+    assert bs.watermark == T0 + 60 * 39 and bs.sources.progress.keys() == {0, 1}
+    assert not state.pending
+
+
+def test_a_hold_ends_after_the_idle_time() -> None:
+    now = [0.0]
+    state = KpiState(allowed_lateness=600.0, source_idle=30.0, clock=lambda: now[0])
+    state.hold(1)
+    evs = [event(i, T0 + 60 * i) for i in range(5)]
+    state.apply(evs, state.floors(evs, [0] * len(evs)))
+    assert state.brands["acme"].watermark == T0
+    now[0] = 31.0
+    assert state.refloor().brands == {"acme"}
+    assert state.brands["acme"].watermark == T0 + 240 and not state.pending
