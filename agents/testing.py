@@ -92,9 +92,15 @@ class Harness:
         snapshot_every: int = SNAPSHOT_EVERY,
         alerts: bool = False,
         tuning: Tuning | None = None,
+        hold_unread: bool = False,
     ) -> None:
         self.partitions = partitions
         self.alerts = alerts
+        #: a worker holds the brands it counts for partitions not read yet since their
+        #: assignment (``KpiState.hold``); the harness reads its partitions in a fixed
+        #: order (small batches drain one partition's backlog before the next), unlike
+        #: a broker's fetches, so by default its workers let that hold go at assignment
+        self.hold_unread = hold_unread
         self.tuning = tuning
         self.enricher = enricher
         self.snapshot_every = snapshot_every
@@ -179,6 +185,8 @@ class Harness:
                 partition, replayed.data, replayed.next_offset, epoch, log_offset=len(log) - 1
             )
             worker.positions[partition] = replayed.next_offset or 0
+            if not self.hold_unread:
+                worker.core.caught_up([partition])
             worker.since_snapshot[partition] = replayed.batches
 
     def revoke(self, worker: Worker, partitions: Iterable[int]) -> None:

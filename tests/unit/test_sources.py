@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from socialpulse.agents.counters import C
 from socialpulse.agents.state import KpiState, Sources
 from socialpulse.streams.validation import Event
@@ -106,3 +108,25 @@ def test_a_hold_ends_after_the_idle_time() -> None:
     now[0] = 31.0
     assert state.refloor().brands == {"acme"}
     assert state.brands["acme"].watermark == T0 + 240 and not state.pending
+
+
+def test_a_worker_that_reads_one_partition_first_counts_the_others_too() -> None:
+    """Through the harness: a backfill sent round robin, read one message a batch (the
+    harness drains partition 0 before 1): without the hold, the other partitions' events
+    come in far behind partition 0's and are late; with it, none is."""
+    from socialpulse.agents.testing import Harness
+
+    events = [
+        {"id": f"h{i}", "ts": T0 + 6 * i, "brand": "acme", "kind": "like", "platform": "x"}
+        for i in range(200)  # 20 minutes
+    ]
+
+    def late(hold: bool) -> int:
+        h = Harness(4, allowed_lateness=120.0, hold_unread=hold)
+        h.produce_events(events, envelope=10, keyed=False)
+        worker = h.start_worker(range(4))
+        asyncio.run(h.drain(worker, 1))
+        return sum(1 for d in h.dead_letters if d.rejection.reason == "late")
+
+    assert late(hold=False) > 50
+    assert late(hold=True) == 0
