@@ -65,6 +65,8 @@ class EventsReader(Service):
         #: generation's, and against a broker that came back empty its offsets are wrong)
         self.resumed: set[TopicPartition] = set()
         self._assigning = False  # an assignment callback is restoring and seeking
+        #: the first offset of each partition fetched while the callback ran (not counted)
+        self._held_back: dict[TopicPartition, int] = {}
         #: creates the events topic if it does not exist (the app factory sets it)
         self.declare_topic: Callable[[], Awaitable[Any]] | None = None
 
@@ -129,14 +131,12 @@ class EventsReader(Service):
             positions = await self.pipeline.resume_positions(assigned)
             for tp, offset in positions.items():
                 self.consumer.seek(tp, offset)
-            for tp in assigned - set(positions):  # no state: the group's offset, or the start
-                committed = await self.consumer.committed(tp)
-                if committed is not None and committed > 0:
-                    self.consumer.seek(tp, committed)
-                else:
-                    await self.consumer.seek_to_beginning(tp)
+            for tp, offset in self._held_back.items():  # no state: back to what was held
+                if tp in assigned and tp not in positions:
+                    self.consumer.seek(tp, offset)
         finally:
             self._assigning = False
+            self._held_back = {}
         self.resumed = set(assigned)
         mine = sorted(tp.partition for tp in assigned if tp.topic == self.settings.events_topic)
         log.info(
@@ -181,9 +181,14 @@ class EventsReader(Service):
         The consumer starts fetching newly assigned partitions from the group's committed
         offsets while the assignment callback still restores them: records returned then
         are not handed over (counting them would skip the offsets between the committed
-        offset and where the state resumes). The callback seeks every assigned partition
-        at its end, so they are fetched again from the right offset."""
+        offset and where the state resumes). At its end the callback seeks each partition
+        to where its state resumes, or a partition without state back to the first record
+        held back, so they are fetched again from the right offset."""
         if self._assigning:
+            for tp, records in fetched.items():
+                if records:
+                    first = min(self._held_back.get(tp, records[0].offset), records[0].offset)
+                    self._held_back[tp] = first
             return []
         return [
             SourceMessage(

@@ -89,8 +89,7 @@ def test_no_commit_between_a_rebalance_and_the_restore() -> None:
         await assigning
         await reader._commit(force=True)
         assert consumer.commits == [{TopicPartition(TOPIC, 1): 3}]
-        # 1 where its state resumes; 0 (no state) at the group's committed offset
-        assert consumer.sought == {TopicPartition(TOPIC, 1): 3, TopicPartition(TOPIC, 0): 12}
+        assert consumer.sought == {TopicPartition(TOPIC, 1): 3}
 
     asyncio.run(run())
 
@@ -106,8 +105,8 @@ def test_records_fetched_before_the_seek_are_not_counted() -> None:
     """aiokafka starts fetching a new partition from the group's committed offset while
     the assignment callback is still restoring it; a committed offset ahead of the state
     log (a worker stopped in the middle of a batch) would then skip the offsets between.
-    Records returned during the assignment are held back, and every partition is sought
-    at its end: to its state's offset, else the group's, else the start."""
+    Records returned during the assignment are held back, and the partitions are sought
+    at its end: to its state's offset, or back to the first record held back."""
 
     async def run() -> None:
         tp0, tp1, tp2 = (TopicPartition(TOPIC, p) for p in (0, 1, 2))
@@ -123,8 +122,9 @@ def test_records_fetched_before_the_seek_are_not_counted() -> None:
         assert reader.messages(fetched) == []  # the restore is under way
         pipeline.restored.set()
         await assigning
-        # tp1: its state; tp0: the group's committed offset; tp2: none, from the start
-        assert consumer.sought == {tp1: 3, tp0: 12, tp2: 0}
+        # tp1: where its state resumes; tp0 (no state): back to the first record held
+        # back; tp2: nothing fetched, left where the consumer has it
+        assert consumer.sought == {tp1: 3, tp0: 40}
         got = reader.messages(
             {tp1: [Record(3), Record(4, headers=(("socialpulse-source", b"0"),))]}
         )
