@@ -33,13 +33,6 @@ class Consumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.sought[tp] = offset
 
-    async def committed(self, tp: TopicPartition) -> int | None:
-        return {0: 12}.get(tp.partition)
-
-    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
-        for tp in tps:
-            self.sought[tp] = 0
-
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
 
