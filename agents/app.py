@@ -25,6 +25,7 @@ from socialpulse.agents.broker_health import BrokerHealth, quiet_client_logs
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.exposition import render
+from socialpulse.agents.gc_tuning import tune_gc
 from socialpulse.agents.kafka_security import broker_credentials
 from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
@@ -127,6 +128,7 @@ def create_app(
     @app.task
     async def declare_topics() -> None:
         quiet_client_logs()  # Faust has set up its log handlers by now
+        tune_gc()  # started: batches of events, not the startup's objects, are collected
         for topic in side_topics:
             await topic.maybe_declare()
         log.info(

@@ -316,7 +316,12 @@ class BatchCore:
             out.accepted.sort(key=lambda ev: order[id(ev)])
         await self._step("count")
         if self.alerts is not None:
-            out.alerts = self.alerts.detect(out.accepted, self.state.brands, self._floors)
+            contributed: dict[int, list[tuple[int, float]]] = {}
+            for result in results:
+                contributed.update(result.contributed)
+            out.alerts = self.alerts.detect(
+                out.accepted, self.state.brands, self._floors, contributed
+            )
         self._floors = {}
         await self._step("detect")
         self._persist(messages, out, results)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from socialpulse.agents.backtest import Backtest, CoreProducer, summary, table
+from socialpulse.agents.gc_tuning import tune_gc
 from socialpulse.agents.settings import ConfigFileError, Settings, load_file_config
 from socialpulse.streams import codec, plugins
 from socialpulse.streams.builtin_plugins import REPLAY_OPTIONS, check_replay, replay
@@ -72,6 +73,7 @@ def backtest_command(settings: Settings) -> click.Command:
         except (ConfigFileError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         err = None if quiet else sys.stderr
+        tune_gc()
         sink = asyncio.run(plugins.produce(replay, CoreProducer(run), options, err))
         result = run.result
         for line in sink.errors:

@@ -118,25 +118,31 @@ def zero() -> array[float]:
     return array("d", _ZEROS)
 
 
+_VALUE_KINDS: Final = {"conversion": C.revenue, "ad_spend": C.spend, "lead": C.lead_value}
+_VISITS_TIMED: Final = C.visits_timed
+_VISIT_SECONDS: Final = C.visit_seconds
+_SENTIMENT_EVENTS: Final = C.sentiment_events
+_SENTIMENT_SUM: Final = C.sentiment_sum
+_POSITIVE: Final = C.positive
+_NEGATIVE: Final = C.negative
+_NEUTRAL: Final = C.neutral
+_NEGATIVE_EXPOSURE: Final = C.negative_exposure
+
+
 def contributions(ev: Event) -> list[tuple[int, float]]:
     """The (counter index, amount) pairs one validated event adds."""
     kind = ev["kind"]
     count = ev["count"]
-    out: list[tuple[int, float]] = []
     idx = _COUNT_KINDS.get(kind)
-    if idx is not None:
-        out.append((idx, count))
+    out: list[tuple[int, float]] = [] if idx is None else [(idx, count)]
     value = ev.get("value")
     if value is not None:
-        if kind == "conversion":
-            out.append((C.revenue, value))
-        elif kind == "ad_spend":
-            out.append((C.spend, value))
-        elif kind == "lead":
-            out.append((C.lead_value, value))
+        target = _VALUE_KINDS.get(kind)
+        if target is not None:
+            out.append((target, value))
         elif kind == "visit":
-            out.append((C.visits_timed, count))
-            out.append((C.visit_seconds, value * count))
+            out.append((_VISITS_TIMED, count))
+            out.append((_VISIT_SECONDS, value * count))
     if kind == "survey":
         score = ev["score"]
         if ev["survey"] == "csat":
@@ -151,16 +157,16 @@ def contributions(ev: Event) -> list[tuple[int, float]]:
                 out.append((C.nps_detractors, count))
     sentiment = ev.get("sentiment")
     if sentiment is not None:
-        out.append((C.sentiment_events, 1))
-        out.append((C.sentiment_sum, sentiment))
+        out.append((_SENTIMENT_EVENTS, 1))
+        out.append((_SENTIMENT_SUM, sentiment))
         if sentiment > POSITIVE_ABOVE:
-            out.append((C.positive, 1))
+            out.append((_POSITIVE, 1))
         elif sentiment < NEGATIVE_BELOW:
-            out.append((C.negative, 1))
+            out.append((_NEGATIVE, 1))
             author = ev.get("author")
             followers = author.get("followers") if isinstance(author, dict) else None
             if followers:
-                out.append((C.negative_exposure, followers * -sentiment))
+                out.append((_NEGATIVE_EXPOSURE, followers * -sentiment))
         else:
-            out.append((C.neutral, 1))
+            out.append((_NEUTRAL, 1))
     return out

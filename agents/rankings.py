@@ -48,17 +48,24 @@ def age_band(age: int) -> str | None:
     return None  # under 13: not a band
 
 
+_AMPLIFYING: Final = frozenset({"share", "mention"})
+_EXPOSURE: Final = frozenset({"impression", "view"})
+
+
 def tallies(ev: Event) -> list[tuple[str, str, float]]:
     """The (family, key, amount) an event adds to the brand's rankings."""
+    author = ev.get("author")
+    tags = ev.get("hashtags")
+    if not author and not tags:  # nothing to rank by (most engagement events)
+        return []
     out: list[tuple[str, str, float]] = []
     kind = ev["kind"]
-    author = ev.get("author")
     author = author if isinstance(author, dict) else {}
     who = author.get("id")
     followers = author.get("followers") or 0
-    if who and followers and kind in ("share", "mention"):
+    if who and followers and kind in _AMPLIFYING:
         out.append(("amplifier", who, float(followers)))
-    for tag in ev.get("hashtags") or ():
+    for tag in tags or ():
         out.append(("hashtag", tag.lower(), 1.0))
     sentiment = ev.get("sentiment")
     if who and followers and sentiment is not None:
@@ -66,7 +73,7 @@ def tallies(ev: Event) -> list[tuple[str, str, float]]:
             out.append(("advocate", who, followers * sentiment))
         elif sentiment < -0.05:
             out.append(("detractor", who, followers * -sentiment))
-    if kind in ("impression", "view"):
+    if kind in _EXPOSURE and author:
         count = float(ev["count"])
         location = author.get("location")
         if location:
@@ -81,6 +88,10 @@ def tallies(ev: Event) -> list[tuple[str, str, float]]:
     return out
 
 
+#: family -> its (window, width) pairs
+_FAMILY_ITEMS: Final = {family: tuple(ws.items()) for family, ws in FAMILY_WINDOWS.items()}
+
+
 @dataclass(slots=True)
 class Rankings:
     """The ranked families of one brand."""
@@ -90,16 +101,27 @@ class Rankings:
     totals: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # fam→win→
 
     def add(self, minute: int, wm_minute: int, family: str, key: str, amount: float) -> None:
-        tally = self.minutes.setdefault(minute, {}).setdefault(family, {})
+        by_family = self.minutes.get(minute)
+        if by_family is None:
+            by_family = self.minutes[minute] = {}
+        tally = by_family.get(family)
+        if tally is None:
+            tally = by_family[family] = {}
         tally[key] = tally.get(key, 0.0) + amount
-        for window, width in FAMILY_WINDOWS[family].items():
+        for window, width in _FAMILY_ITEMS[family]:
             if minute > wm_minute - width:
                 _bump(self._total(family, window), key, amount)
         if len(tally) > 2 * MINUTE_CAP:
             self._trim(minute, wm_minute, family, tally)
 
     def _total(self, family: str, window: str) -> dict[str, float]:
-        return self.totals.setdefault(family, {}).setdefault(window, {})
+        by_window = self.totals.get(family)
+        if by_window is None:
+            by_window = self.totals[family] = {}
+        total = by_window.get(window)
+        if total is None:
+            total = by_window[window] = {}
+        return total
 
     def _trim(
         self,

@@ -187,6 +187,8 @@ class BatchResult:
     # last sightings of distinct counts: (brand, minute) -> [(counter, group key, who)]
     sightings: dict[tuple[str, int], list[tuple[int, str, str]]] = field(default_factory=dict)
     brands: set[str] = field(default_factory=set)
+    #: id(accepted event) -> its counter contributions (for the detectors)
+    contributed: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 class KpiState:
@@ -330,94 +332,124 @@ class KpiState:
         """Apply validated events in arrival order; late ones and duplicates are reported.
 
         ``floors`` (from ``floors``) are the watermarks the events move the brands to;
-        without them each event moves its brand's watermark to its own time, if later."""
+        without them each event moves its brand's watermark to its own time, if later.
+
+        Per event only what depends on arrival order runs (watermark, lateness, dedup,
+        distinct sightings, rankings); the counters are summed per (brand, minute, label
+        values) and spread over the label groups once per batch.
+        """
         result = BatchResult()
         # per (brand, minute, group) deltas of this batch, applied once each at the end
         deltas: dict[tuple[str, int, Group], array[float]] = {}
+        # per (brand, minute, platform, campaign, variant) sums, spread over their groups
+        sums: dict[tuple[str, int, str, str | None, str | None], array[float]] = {}
+        labels: dict[tuple[str, str, str | None, str | None], list[Group]] = {}
+        # (labels, counter) -> the distinct trackers of the groups, and the groups' keys
+        trackers: dict[Any, list[tuple[Group, DistinctTracker, str]]] = {}
+        sightings = result.sightings
+        contributed = result.contributed
         lateness = self.allowed_lateness
+        brands = self.brands
+        accepted = result.accepted
+        new_ids = result.new_ids
         for i, ev in enumerate(events):
             brand = ev["brand"]
-            bs = self.brands.get(brand)
+            bs = brands.get(brand)
             if bs is None:
-                bs = self.brands[brand] = BrandState()
+                bs = brands[brand] = BrandState()
             ts = ev["ts"]
             floor = ts if floors is None else floors[i]
-            if bs.watermark is not None and ts < bs.watermark - lateness:
-                if floor > bs.watermark:
+            watermark = bs.watermark
+            if watermark is not None and ts < watermark - lateness:
+                if floor > watermark:
                     self._advance(brand, bs, floor, result)
                 result.late.append(ev)
                 continue
             eid = ev["id"]
             if eid in bs.seen:
                 result.duplicates[brand] += 1
-                if floor > (bs.watermark or float("-inf")):
+                if watermark is None or floor > watermark:
                     self._advance(brand, bs, floor, result)
                 continue
             minute = int(ts // 60)
-            if bs.watermark is None or floor > bs.watermark:
+            if watermark is None or floor > watermark:
                 # pending deltas need no flush first: _apply_deltas checks window
                 # membership against the watermark current when it runs, and _advance only
                 # subtracts what the buckets already hold, so totals stay the bucket sums
                 self._advance(brand, bs, floor, result)
             bs.seen[eid] = minute
-            bs.seen_minutes.setdefault(minute, []).append(eid)
-            result.new_ids.setdefault((brand, minute), []).append(eid)
-            result.accepted.append(ev)
-            contrib = contributions(ev)
-            groups = self.groups_of(bs, ev)
-            for group in groups:
-                key = (brand, minute, group)
-                vec = deltas.get(key)
-                if vec is None:
-                    vec = deltas[key] = zero()
-                for idx, amount in contrib:
-                    vec[idx] += amount
+            ids = bs.seen_minutes.get(minute)
+            if ids is None:
+                bs.seen_minutes[minute] = [eid]
+            else:
+                ids.append(eid)
+            ids = new_ids.get((brand, minute))
+            if ids is None:
+                new_ids[(brand, minute)] = [eid]
+            else:
+                ids.append(eid)
+            accepted.append(ev)
+            platform = ev["platform"]
+            campaign = ev.get("campaign")
+            variant = ev.get("variant") if campaign else None
+            label = (brand, platform, campaign, variant)
+            groups = labels.get(label)
+            if groups is None:  # the labels of the first event with these values decide
+                groups = labels[label] = self.groups_of(bs, ev)
+            key = (brand, minute, platform, campaign, variant)
+            vec = sums.get(key)
+            if vec is None:
+                vec = sums[key] = zero()
+            pairs = contributed[id(ev)] = contributions(ev)
+            for idx, amount in pairs:
+                vec[idx] += amount
             kind = ev["kind"]
             counter = DISTINCT_KINDS.get(kind)
             if counter is not None:
                 who = distinct_key(ev)
                 if who is not None:
-                    for group in groups:
-                        self._sighting(bs, brand, counter, group, who, minute, deltas, result)
+                    chosen = trackers.get((label, counter))
+                    if chosen is None:
+                        chosen = trackers[(label, counter)] = [
+                            (group, self.tracker(bs, counter, group), f"{group[0]}\x1f{group[1]}")
+                            for group in groups
+                        ]
+                    expired = int(bs.watermark // 60) - MAX_WINDOW_MINUTES  # type: ignore[operator]
+                    for group, tracker, group_key in chosen:
+                        # ``who``'s last sighting moves to ``minute``: its count leaves the
+                        # older bucket
+                        changes = tracker.sight(who, minute, expired)
+                        if changes:
+                            for at, change in changes:
+                                held = deltas.get((brand, at, group))
+                                if held is None:
+                                    held = deltas[(brand, at, group)] = zero()
+                                held[counter] += change
+                            spotted = sightings.get((brand, minute))
+                            if spotted is None:
+                                spotted = sightings[(brand, minute)] = []
+                            spotted.append((counter, group_key, who))
             if kind in FOLLOWER_KINDS:
                 self._followers(bs, ev)
-            wm_minute = bs.wm_minute
-            assert wm_minute is not None
-            for family, key, amount in tallies(ev):
-                bs.rankings.add(minute, wm_minute, family, key, amount)
+            marks = tallies(ev)
+            if marks:
+                wm_minute = int(bs.watermark // 60)  # type: ignore[operator]
+                add = bs.rankings.add
+                for family, name, amount in marks:
+                    add(minute, wm_minute, family, name, amount)
             if kind in ENGAGEMENT_KINDS:
                 bs.hourly.add(int(ts // 3600), ev["count"], 0.0)
             elif kind in EXPOSURE_KINDS:
                 bs.hourly.add(int(ts // 3600), 0.0, ev["count"])
+        for (brand, minute, platform, campaign, variant), vec in sums.items():
+            for group in labels[(brand, platform, campaign, variant)]:
+                held = deltas.get((brand, minute, group))
+                if held is None:
+                    deltas[(brand, minute, group)] = array("d", vec)
+                else:
+                    _add(held, vec)
         self._apply_deltas(deltas, result)
         return result
-
-    def _sighting(
-        self,
-        bs: BrandState,
-        brand: str,
-        counter: int,
-        group: Group,
-        who: str,
-        minute: int,
-        deltas: dict[tuple[str, int, Group], array[float]],
-        result: BatchResult,
-    ) -> None:
-        """Move ``who``'s last sighting to ``minute``: its count leaves the older bucket."""
-        tracker = self.tracker(bs, counter, group)
-        wm_minute = bs.wm_minute
-        assert wm_minute is not None
-        changes = tracker.sight(who, minute, wm_minute - MAX_WINDOW_MINUTES)
-        if not changes:
-            return
-        for at, change in changes:
-            vec = deltas.get((brand, at, group))
-            if vec is None:
-                vec = deltas[(brand, at, group)] = zero()
-            vec[counter] += change
-        result.sightings.setdefault((brand, minute), []).append(
-            (counter, f"{group[0]}\x1f{group[1]}", who)
-        )
 
     def tracker(self, bs: BrandState, counter: int, group: Group) -> DistinctTracker:
         by_group = bs.distinct.setdefault(counter, {})

@@ -185,6 +185,7 @@ class AlertEngine:
         events: Iterable[dict[str, Any]],
         states: Mapping[str, BrandState] | None = None,
         floors: Mapping[int, float] | None = None,
+        contributed: Mapping[int, list[tuple[int, float]]] | None = None,
     ) -> list[Alert]:
         """Feed a batch's counted events, in the order they were counted; the alerts of
         every minute they close, in event-time order per brand.
@@ -194,7 +195,8 @@ class AlertEngine:
         its watermarks close the steps they passed at the end (those of all brands with no
         events, as on a tick). ``floors`` (by ``id(event)``) are the brand's watermark once
         each event had arrived (``KpiState.floors``); without them an event moves its
-        brand's watermark to its own time, if later.
+        brand's watermark to its own time, if later. ``contributed`` (by ``id(event)``)
+        are the events' counter contributions the KPI state computed already.
         """
         events = list(events)
         now = self.clock()
@@ -223,7 +225,7 @@ class AlertEngine:
                     watch.since = int(min(ts, floor) // 60)
             elif floor > watch.watermark:
                 out += self._move(brand, watch, floor)
-            self._add(brand, watch, ev)
+            self._add(brand, watch, ev, contributed)
         if states is not None:
             brands = {ev["brand"] for ev in events} if events else list(self.watches)
             for brand in brands:
@@ -272,7 +274,13 @@ class AlertEngine:
                 watch.closed = watch.since - 1
             # else restored baselines: the minutes they learned are not learned again
 
-    def _add(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
+    def _add(
+        self,
+        brand: str,
+        watch: Watch,
+        ev: dict[str, Any],
+        contributed: Mapping[int, list[tuple[int, float]]] | None = None,
+    ) -> None:
         """Count one event into the detectors' totals, evidence and platform clocks."""
         ts = ev["ts"]
         assert watch.watermark is not None
@@ -290,7 +298,10 @@ class AlertEngine:
                 by_step = watch.steps[step] = _short()
             held.append(by_step)
         if held:
-            for index, amount in contributions(ev):  # type: ignore[arg-type]
+            pairs = None if contributed is None else contributed.get(id(ev))
+            if pairs is None:
+                pairs = contributions(ev)  # type: ignore[arg-type]
+            for index, amount in pairs:
                 k = SLOT.get(index)
                 if k is not None:
                     for vec in held:

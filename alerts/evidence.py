@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 KEEP = 1000  # recent notable events per brand
 TEXT_CHARS = 280
 
 
-@dataclass(frozen=True, slots=True)
-class Sighting:
+class Sighting(NamedTuple):  # a tuple: built for every notable event, so cheap to make
     ts: float
     id: str
     platform: str
@@ -29,16 +27,17 @@ def sighting(ev: dict[str, Any]) -> Sighting | None:
     text = ev.get("text")
     if not text and not author:
         return None
+    tags = ev.get("hashtags")
     return Sighting(
-        ts=ev["ts"],
-        id=str(ev.get("id", "")),
-        platform=ev.get("platform", ""),
-        kind=ev["kind"],
-        text=text[:TEXT_CHARS] if text else None,
-        author=author.get("id"),
-        followers=int(author.get("followers") or 0),
-        sentiment=ev.get("sentiment"),
-        hashtags=tuple(ev.get("hashtags") or ()),
+        ev["ts"],
+        str(ev.get("id", "")),
+        ev.get("platform", ""),
+        ev["kind"],
+        text[:TEXT_CHARS] if text else None,
+        author.get("id"),
+        int(author.get("followers") or 0),
+        ev.get("sentiment"),
+        tuple(tags) if tags else (),
     )
 
 
