@@ -264,6 +264,12 @@ class BatchCore:
         the runtime before a batch)."""
         self.state.unhold(partitions)
 
+    def behind(self, partitions: Iterable[int]) -> None:
+        """``partitions`` have records beyond what the runtime has fetched (called before a
+        batch): while any of them is owned here, forwards may be waiting in them, and a
+        quiet partition is not left out of a watermark before the allowed lateness."""
+        self.state.backlog = any(p in self.owned for p in partitions)
+
     def durable(self, partition: int) -> int | None:
         """The first offset of ``partition`` its state log does not cover (None: none)."""
         owned = self.owned.get(partition)

@@ -67,6 +67,7 @@ class EventsReader(Service):
         self._assigning = False  # an assignment callback is restoring and seeking
         #: the first offset of each partition fetched while the callback ran (not counted)
         self._held_back: dict[TopicPartition, int] = {}
+        self._behind: set[int] = set()  # partitions the last fetch left records in
         #: creates the events topic if it does not exist (the app factory sets it)
         self.declare_topic: Callable[[], Awaitable[Any]] | None = None
 
@@ -168,10 +169,12 @@ class EventsReader(Service):
                 continue
             messages = self.messages(fetched)
             caught_up = self.caught_up(fetched)
+            behind = self.behind(fetched)
             if messages:
-                await self.pipeline.handle(messages, caught_up)
-            elif caught_up:
-                await self.pipeline.release(caught_up)
+                await self.pipeline.handle(messages, caught_up, behind)
+            elif caught_up or behind != self._behind:
+                await self.pipeline.release(caught_up, behind)
+            self._behind = behind
             await self._commit()
 
     def messages(self, fetched: Mapping[TopicPartition, list[Any]]) -> list[SourceMessage]:
@@ -218,6 +221,28 @@ class EventsReader(Service):
             if high is not None and (self.pipeline.next_offset(tp.partition) or 0) >= high:
                 done.add(tp.partition)
         return done
+
+    def behind(self, fetched: Mapping[TopicPartition, list[Any]]) -> set[int]:
+        """Partitions with records beyond this fetch: the high watermark is past the
+        fetch's last offset (or, with nothing fetched, past the counted position).
+
+        The embedded broker reports "base offset of the last batch + 1" after
+        multi-record batches, below the end; but batches are fetched whole, so that
+        figure is above the position exactly while the last batch is not fetched."""
+        if self.consumer is None:
+            return set()
+        out: set[int] = set()
+        for tp in self.assignment() & self.resumed:
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            records = fetched.get(tp)
+            position = (
+                records[-1].offset + 1 if records else self.pipeline.next_offset(tp.partition)
+            )
+            if position is not None and position < high:
+                out.add(tp.partition)
+        return out
 
     async def _commit(self, force: bool = False) -> None:
         """Commit the positions the state log covers as the group's offsets (a hint),

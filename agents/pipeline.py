@@ -89,14 +89,19 @@ class KpiPipeline:
 
     # -- the batch ------------------------------------------------------------------------
     async def handle(
-        self, messages: Sequence[SourceMessage], caught_up: Iterable[int] = ()
+        self,
+        messages: Sequence[SourceMessage],
+        caught_up: Iterable[int] = (),
+        behind: Iterable[int] = (),
     ) -> None:
         """Process one batch of messages from the events topic (``caught_up``: partitions
-        the reader found read to their end)."""
+        the reader found read to their end; ``behind``: partitions with records beyond
+        this batch)."""
         started = time.perf_counter()
         await self.ensure_restored({m.partition for m in messages})
         async with self._lock:
             self.core.caught_up(caught_up)
+            self.core.behind(behind)
             active = set(self.core.owned) - self._suspended
             kept = [m for m in messages if m.partition in active]  # others: not ours now
             self.core.partitions = self.partition_count()
@@ -116,10 +121,12 @@ class KpiPipeline:
         """Partitions just assigned and not read yet, that brands wait for."""
         return set(self.state.pending)
 
-    async def release(self, caught_up: Iterable[int]) -> None:
-        """Partitions read to their end between batches: brands need not wait for them."""
+    async def release(self, caught_up: Iterable[int], behind: Iterable[int] = ()) -> None:
+        """Between batches: partitions read to their end, which brands need not wait for,
+        and those with records not fetched yet."""
         async with self._lock:
             self.core.caught_up(caught_up)
+            self.core.behind(behind)
 
     async def tick(self) -> None:
         """Between batches: watermarks that partitions gone quiet held back move on (the

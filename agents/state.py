@@ -212,8 +212,23 @@ class KpiState:
         self.campaign_cap = campaign_cap
         self.brands: dict[str, BrandState] = {}
         self.pending: dict[int, float] = {}  # partitions not read yet -> assigned at (wall)
+        #: a partition this worker reads has records beyond what it has fetched (the
+        #: runtime says so before each batch): forwards may be waiting there
+        self.backlog = False
         #: minute buckets younger than this stay exact (1h window, lateness, a margin)
         self.compact_age = max(60, -(-int(allowed_lateness) // 60)) + 2
+
+    def idle(self) -> float:
+        """How long a partition must be quiet before a brand's watermark leaves it out.
+
+        ``source_idle``; but while the worker has a backlog, the allowed lateness (if
+        longer): a partition that went quiet may have forwarded events that still wait
+        in the backlog of the brand's own partition, behind events far ahead of them (an
+        unkeyed backfill read by a slow worker). Past the allowed lateness they would be
+        late anyway, so a backlog never holds a watermark longer than that."""
+        if self.backlog:
+            return max(self.source_idle, self.allowed_lateness)
+        return self.source_idle
 
     # -- labels ---------------------------------------------------------------------------
     def platform_label(self, bs: BrandState, platform: str) -> str:
@@ -273,7 +288,7 @@ class KpiState:
                 for partition, since in self.pending.items():
                     sources.await_unread(partition, ts, since)
         out: list[float] = []
-        idle = self.source_idle
+        idle = self.idle()
         for ev, origin in zip(events, origins, strict=True):
             sources = self.brands[ev["brand"]].sources
             sources.see(origin, ev["ts"], now)
@@ -294,7 +309,8 @@ class KpiState:
         self._unhold(set(partitions), self.clock())
 
     def _unhold(self, partitions: set[int], now: float) -> None:
-        expired = {p for p, since in self.pending.items() if now - since >= self.source_idle}
+        idle = self.idle()
+        expired = {p for p, since in self.pending.items() if now - since >= idle}
         done = (partitions & set(self.pending)) | expired
         if not done:
             return
@@ -322,8 +338,9 @@ class KpiState:
         now = self.clock() if now is None else now
         if self.pending:
             self._unhold(set(), now)
+        idle = self.idle()
         for brand, bs in self.brands.items():
-            floor = bs.sources.floor(now, self.source_idle)
+            floor = bs.sources.floor(now, idle)
             if floor is not None and (bs.watermark is None or floor > bs.watermark):
                 self._advance(brand, bs, floor, result)
         return result

@@ -24,7 +24,8 @@ in the worker), and the worker keeps the alerts it published in ``Worker.alerts`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -93,6 +94,7 @@ class Harness:
         alerts: bool = False,
         tuning: Tuning | None = None,
         hold_unread: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.partitions = partitions
         self.alerts = alerts
@@ -101,6 +103,7 @@ class Harness:
         #: order (small batches drain one partition's backlog before the next), unlike
         #: a broker's fetches, so by default its workers let that hold go at assignment
         self.hold_unread = hold_unread
+        self.clock = clock  # the workers' wall clock (default: the real one)
         self.tuning = tuning
         self.enricher = enricher
         self.snapshot_every = snapshot_every
@@ -152,7 +155,7 @@ class Harness:
     def start_worker(self, partitions: Iterable[int], name: str = "") -> Worker:
         """A new worker that takes ``partitions`` over (fence, then restore each)."""
         self._workers += 1
-        state = KpiState(allowed_lateness=self.allowed_lateness)
+        state = KpiState(allowed_lateness=self.allowed_lateness, clock=self.clock or time.time)
         # a fixed clock: alerts compare whole, ``fired_at`` included
         engine = AlertEngine(self.tuning, clock=lambda: 0.0) if self.alerts else None
         core = BatchCore(
@@ -233,6 +236,10 @@ class Harness:
         worker.core.caught_up(
             p for p, pos in worker.positions.items() if pos >= len(self.events[p])
         )
+        read_to = dict(worker.positions)
+        for message in batch:
+            read_to[message.partition] = message.offset + 1
+        worker.core.behind(p for p, pos in read_to.items() if pos < len(self.events[p]))
 
         def checkpoint(step: str) -> None:
             if step == crash_at:

@@ -130,3 +130,44 @@ def test_a_worker_that_reads_one_partition_first_counts_the_others_too() -> None
 
     assert late(hold=False) > 50
     assert late(hold=True) == 0
+
+
+def test_a_slow_worker_waits_for_the_forwards_in_its_backlog() -> None:
+    """A backfill read by a slow worker (10 s of wall clock a batch; partitions left out
+    after 30 s quiet): the brand's first 20 minutes came to another partition, its last
+    40 to its own. The first are forwarded to the brand's partition and wait there behind
+    its own backlog, far ahead in event time, while their partition, read to its end,
+    goes quiet. Leaving it out of the watermark made them late; while the worker has a
+    backlog a quiet partition is waited for up to the allowed lateness."""
+    from socialpulse.agents.testing import Harness
+    from socialpulse.streams import codec
+    from socialpulse.streams.partitioning import brand_partition
+
+    events = [
+        {"id": f"s{i}", "ts": T0 + 3 * i, "brand": "acme", "kind": "like", "platform": "x"}
+        for i in range(1200)  # an hour
+    ]
+    own = brand_partition("acme", 4)
+    other = (own + 1) % 4
+
+    def late(backlog: bool) -> int:
+        now = [0.0]
+        h = Harness(4, allowed_lateness=600.0, clock=lambda: now[0])
+        for i in range(0, len(events), 10):
+            h.produce(codec.dumps(events[i : i + 10]), other if i < 400 else own)
+        worker = h.start_worker(range(4))
+        if not backlog:  # the worker as it was: no idea of its backlog
+            worker.core.behind = lambda partitions: None  # type: ignore[method-assign]
+        while h.pending(worker):
+            asyncio.run(h.step(worker, 4))
+            now[0] += 10.0
+        h.settle(worker)
+        late = sum(1 for d in h.dead_letters if d.rejection.reason == "late")
+        totals = worker.core.state.brands["acme"].totals["24h"][("all", "all")]
+        assert totals[C.likes] + late == len(events)  # every event counted or late
+        return late
+
+    before, after = late(backlog=False), late(backlog=True)
+    print(f"\nlate without the backlog rule: {before}; with it: {after}")
+    assert before > 100
+    assert after == 0
