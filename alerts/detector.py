@@ -283,30 +283,31 @@ class AlertEngine:
     ) -> None:
         """Count one event into the detectors' totals, evidence and platform clocks."""
         ts = ev["ts"]
-        assert watch.watermark is not None
+        watermark = watch.watermark
+        assert watermark is not None
         minute, step = int(ts // 60), int(ts // self.step)
-        held: list[array[float]] = []
+        by_minute = by_step = None
         # a late event older than what is held reads in no window to come: not kept
-        if minute >= int(watch.watermark // 60) - self.hold:
+        if minute >= int(watermark // 60) - self.hold:
             by_minute = watch.minutes.get(minute)
             if by_minute is None:
                 by_minute = watch.minutes[minute] = _short()
-            held.append(by_minute)
-        if step > int(watch.watermark // self.step) - self.hold_steps:
+        if step > int(watermark // self.step) - self.hold_steps:
             by_step = watch.steps.get(step)
             if by_step is None:
                 by_step = watch.steps[step] = _short()
-            held.append(by_step)
-        if held:
+        if by_minute is not None or by_step is not None:
             pairs = None if contributed is None else contributed.get(id(ev))
             if pairs is None:
                 pairs = contributions(ev)  # type: ignore[arg-type]
             for index, amount in pairs:
                 k = SLOT.get(index)
                 if k is not None:
-                    for vec in held:
-                        vec[k] += amount
-        if ts > watch.watermark:  # ahead: seen by the rules once its step is judged
+                    if by_minute is not None:
+                        by_minute[k] += amount
+                    if by_step is not None:
+                        by_step[k] += amount
+        if ts > watermark:  # ahead: seen by the rules once its step is judged
             watch.ahead.setdefault(step, []).append(ev)
             return
         self._clocks(brand, watch, ev)

@@ -156,3 +156,24 @@ def test_partitions_read_to_their_end_are_let_go() -> None:
     assert reader.caught_up({tp0: [Record(10)]}) == set()  # 0 brought records
     reader.resumed = {tp1}
     assert reader.caught_up({}) == set()  # 0 not sought yet
+
+
+def test_partitions_with_records_beyond_the_fetch_are_behind() -> None:
+    """A partition is behind while its high watermark is past the fetch's last offset (or,
+    with nothing fetched, past the counted position). The embedded broker reports "base
+    offset of the last batch + 1": past the position exactly while that batch is unread."""
+    tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+    pipeline = Pipeline()  # next offsets: 0 -> 10, 1 -> 20; high watermarks 10 and 50
+    reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+    reader.consumer = Consumer({tp0, tp1})  # type: ignore[assignment]
+    reader.resumed = {tp0, tp1}
+    assert reader.behind({}) == {1}  # 0: at its high watermark; 1: 20 of 50
+    assert reader.behind({tp1: [Record(20), Record(48)]}) == {1}  # 49 of 50
+    assert reader.behind({tp1: [Record(20), Record(49)]}) == set()  # read to 50
+    # a multi-record batch at 49..60 on the embedded broker: high watermark 50 while
+    # it is unread (behind), and still 50 once it is fetched whole (not behind)
+    assert reader.behind({tp1: [Record(49), Record(60)]}) == set()
+    pipeline.offsets[0] = 4
+    assert reader.behind({}) == {0, 1}
+    reader.resumed = {tp1}
+    assert reader.behind({}) == {1}  # 0 not sought yet: its position is not known
