@@ -103,6 +103,18 @@ def sent_at(sent: list[tuple[float, float]], event_time: float) -> float:
     return next(wall for last, wall in sent if last >= event_time - 1e-6)
 
 
+def backtest(path: Path, config: Path) -> list[dict[str, Any]]:
+    """The alert events `socialpulse backtest --json` prints for a file of events."""
+    done = subprocess.run(
+        [*CLI, "backtest", str(path), "--config", str(config), "--json", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def test_crisis_scenarios_through_the_broker(stack: Stack, hook: Hook, tmp_path: Path) -> None:
     config = tmp_path / "socialpulse.yml"
     config.write_text("alerts:\n  tuning:\n    silence_after: 300\n")
@@ -217,14 +229,7 @@ def test_crisis_scenarios_through_the_broker(stack: Stack, hook: Hook, tmp_path:
         for part in (history, during, after):
             for ev in sorted(part, key=lambda ev: ev["ts"]):
                 fh.write(dumps(ev) + b"\n")
-    done = subprocess.run(
-        [*CLI, "backtest", str(path), "--config", str(config), "--json", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    backtested = [json.loads(line) for line in done.stdout.splitlines()]
+    backtested = backtest(path, config)
 
     def fires(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         fields = ("id", "brand", "rule", "event_time", "severity", "value", "threshold")

@@ -14,10 +14,8 @@ social scenarios (the slowest, platform silence, fires after 5 minutes); the pai
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from tests.integration.conftest import CLI, Stack, value
-from tests.integration.test_alerts import Hook, hook  # noqa: F401 (the fixture)
+from tests.integration.conftest import Stack, value
+from tests.integration.test_alerts import Hook, backtest, hook  # noqa: F401 (the fixture)
 from tests.integration.test_pipeline import dumps
 from tests.unit.test_alert_paths import AT, EVENTS, PAID_AT, SCENARIOS, SILENCE_AFTER
 
@@ -105,14 +103,7 @@ def test_the_scenarios_live_at_real_time(stack: Stack, hook: Hook, tmp_path: Pat
 
     path = tmp_path / "sent.jsonl"
     path.write_bytes(b"".join(dumps(ev) + b"\n" for ev in history + live))
-    done = subprocess.run(
-        [*CLI, "backtest", str(path), "--config", str(config), "--json", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    backtested = sorted(key(json.loads(line)) for line in done.stdout.splitlines())
+    backtested = sorted(key(a) for a in backtest(path, config))
     got = sorted(key(a) for _, a in received)
 
     delays = [t - a["event_time"] for t, a in received if a["state"] == "firing"]
