@@ -112,6 +112,10 @@ def test_the_scenarios_live_at_real_time(stack: Stack, hook: Hook, tmp_path: Pat
     if delays:
         print(f"wall-clock delay from an alert's event time to its webhook delivery: "
               f"median {statistics.median(delays):.1f} s, max {max(delays):.1f} s")  # fmt: skip
+    for at, a in received:
+        print(f"  {a['brand']:8} {a['rule']:26} {a['state']:8} event time "
+              f"{a['event_time'] - start:+7.0f} s, delivered {at - a['event_time']:5.1f} s "
+              "after it")  # fmt: skip
     assert got == backtested, "\n".join(map(str, sorted(set(got) ^ set(backtested))))
 
     firing = {(a["brand"], a["rule"]): a for _, a in received if a["state"] == "firing"}
@@ -120,9 +124,12 @@ def test_the_scenarios_live_at_real_time(stack: Stack, hook: Hook, tmp_path: Pat
         if rule is None:
             crises = [a for (b, _), a in firing.items() if b == brand and a["crisis"]]
             assert crises == [], name
-        elif begins + bound + 60 <= end:
+        else:
             alert = firing.get((brand, rule))
-            assert alert is not None, name
+            if alert is None:  # not yet, if the live part ended before its bound
+                print(f"{name:28} {rule:26} not fired within the live part")
+                assert begins + bound + 60 > end, name
+                continue
             taken = alert["event_time"] - begins
             print(f"{name:28} {rule:26} {taken:5.0f} s of event time after its start")
             assert taken <= bound, name
