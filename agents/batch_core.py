@@ -399,6 +399,8 @@ class BatchCore:
             # brand's watermark waits for them (its own events may run far ahead)
             self.state.expect(brand, origin, ts)
             expecting.brands.add(brand)
+        if first:  # they are a backlog of a partition of this core until the next fetch
+            self.state.backlog = True
         return mine
 
     def _admit(

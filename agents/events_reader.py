@@ -67,7 +67,6 @@ class EventsReader(Service):
         self._assigning = False  # an assignment callback is restoring and seeking
         #: the first offset of each partition fetched while the callback ran (not counted)
         self._held_back: dict[TopicPartition, int] = {}
-        self._behind: set[int] = set()  # partitions the last fetch left records in
         #: creates the events topic if it does not exist (the app factory sets it)
         self.declare_topic: Callable[[], Awaitable[Any]] | None = None
 
@@ -172,9 +171,8 @@ class EventsReader(Service):
             behind = self.behind(fetched)
             if messages:
                 await self.pipeline.handle(messages, caught_up, behind)
-            elif caught_up or behind != self._behind:
+            elif caught_up or self.pipeline.backlog != bool(behind):
                 await self.pipeline.release(caught_up, behind)
-            self._behind = behind
             await self._commit()
 
     def messages(self, fetched: Mapping[TopicPartition, list[Any]]) -> list[SourceMessage]:

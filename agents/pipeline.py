@@ -117,6 +117,11 @@ class KpiPipeline:
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
+    @property
+    def backlog(self) -> bool:
+        """Whether the core counts with a backlog (``BatchCore.behind``)."""
+        return self.state.backlog
+
     def waiting(self) -> set[int]:
         """Partitions just assigned and not read yet, that brands wait for."""
         return set(self.state.pending)

@@ -152,18 +152,11 @@ def test_a_replay_through_the_broker_raises_the_backtest_s_alerts(
     print(f"\n{how} through the broker: {len(got)} alert events (backtest {len(expected)}), "
           f"{counted:.0f} of {len(EVENTS)} events counted, {late:.0f} late")  # fmt: skip
     assert counted + late == len(EVENTS)  # every event counted or dead-lettered
-    if keyed:
-        assert late == 0
-        assert got == expected, stack.log_tail()
-    else:
-        # the first fetches may bring one partition alone: the brands it counts wait for
-        # the assigned partitions not read yet, but a partition found empty while the
-        # producer still fills the others is let go (0 late in most runs here; 104 and
-        # 1,595 of 26,520 in two runs on a loaded machine; 0 to 965 without that wait,
-        # 7,848 before the watermark over partitions)
-        assert late <= len(EVENTS) // 10
-        if not late:
-            assert got == expected, stack.log_tail()
+    # unkeyed: 7,848 late before the watermark over partitions; 0 to 965 before the wait
+    # for partitions not read yet; up to 2,715 on a loaded machine before the backlog
+    # rule (docs/kpis.md); 0 since, also with four CPU hogs beside the test
+    assert late == 0
+    assert got == expected, stack.log_tail()
 
 
 def key(alert: dict[str, Any]) -> tuple[str, str, str, int]:

@@ -156,8 +156,8 @@ def test_a_slow_worker_waits_for_the_forwards_in_its_backlog() -> None:
         for i in range(0, len(events), 10):
             h.produce(codec.dumps(events[i : i + 10]), other if i < 400 else own)
         worker = h.start_worker(range(4))
-        if not backlog:  # the worker as it was: no idea of its backlog
-            worker.core.behind = lambda partitions: None  # type: ignore[method-assign]
+        if not backlog:  # the worker as it was: quiet after source_idle, backlog or not
+            worker.core.state.idle = lambda: 30.0  # type: ignore[method-assign]
         while h.pending(worker):
             asyncio.run(h.step(worker, 4))
             now[0] += 10.0
@@ -171,3 +171,40 @@ def test_a_slow_worker_waits_for_the_forwards_in_its_backlog() -> None:
     print(f"\nlate without the backlog rule: {before}; with it: {after}")
     assert before > 100
     assert after == 0
+
+
+def test_a_tick_between_batches_waits_for_forwards_not_fetched_yet() -> None:
+    """A batch forwards a partition's events to the brand's own partition, which it reads
+    in the same batch far ahead in event time; a wall-clock tick comes before the next
+    fetch, a minute later. The forwards are a backlog of the worker's own partition from
+    the moment it sends them: the tick does not leave their partition out as quiet."""
+    from socialpulse.agents.testing import Harness
+    from socialpulse.streams import codec
+    from socialpulse.streams.partitioning import brand_partition
+
+    events = [
+        {"id": f"t{i}", "ts": T0 + 3 * i, "brand": "acme", "kind": "like", "platform": "x"}
+        for i in range(1200)  # an hour: the first 20 minutes on another partition
+    ]
+    own = brand_partition("acme", 4)
+
+    def late(backlog: bool) -> int:
+        now = [0.0]
+        h = Harness(4, allowed_lateness=600.0, clock=lambda: now[0])
+        h.produce(codec.dumps(events[:400]), (own + 1) % 4)
+        h.produce(codec.dumps(events[400:]), own)
+        worker = h.start_worker(range(4))
+        if not backlog:  # the worker as it was: quiet after source_idle, backlog or not
+            worker.core.state.idle = lambda: 30.0  # type: ignore[method-assign]
+        asyncio.run(h.step(worker, 10))  # both messages: the first 400 events forwarded
+        now[0] += 60.0
+        h.tick(worker)
+        asyncio.run(h.step(worker, 10))  # the forwards
+        h.settle(worker)
+        late = sum(1 for d in h.dead_letters if d.rejection.reason == "late")
+        totals = worker.core.state.brands["acme"].totals["24h"][("all", "all")]
+        assert totals[C.likes] + late == len(events)
+        return late
+
+    assert late(backlog=False) == 400
+    assert late(backlog=True) == 0
