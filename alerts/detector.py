@@ -407,6 +407,12 @@ class AlertEngine:
         for brand, watch in list(self.watches.items()):
             if watch.watermark is None or brand not in states:
                 continue
+            held = self.lifecycle.states.get((brand, "source_silence"))
+            firing = held.firing if held is not None else None
+            if firing is not None and firing.evidence.get("platform") != "all":
+                # a platform's silence, judged and resolved in event time: the wall clock
+                # resolving it would give its resolve an arrival-dependent time
+                continue
             quiet = now - watch.arrived
             busy = self._busy(watch, None)
             check = Check(
