@@ -14,7 +14,8 @@ from __future__ import annotations
 import gc
 from typing import Final
 
-#: young collections every 50,000 allocations; the older generations as by default
+#: young collections every 50,000 allocations (default 700); the middle generation
+#: every 20 young ones and the oldest every 20 middle ones (defaults 10 and 10)
 BATCH_THRESHOLDS: Final = (50_000, 20, 20)
 
 
