@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from socialpulse.agents.counters import C
+from socialpulse.agents.exposition import GaugeRows
 from socialpulse.agents.kpis import (
     CATALOGUE,
     GOAL_KPIS,
@@ -92,15 +93,14 @@ class KpiCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         families = {
-            kpi.name: GaugeMetricFamily(kpi.metric, kpi.formula, labels=WINDOW_LABELS)
-            for kpi in CATALOGUE
+            kpi.name: GaugeRows(kpi.metric, kpi.formula, labels=WINDOW_LABELS) for kpi in CATALOGUE
         }
-        polarity = GaugeMetricFamily(
+        polarity = GaugeRows(
             "socialpulse_sentiment_events",
             "Events by sentiment polarity: > 0.05 positive, < -0.05 negative, else neutral.",
             labels=[*WINDOW_LABELS, "polarity"],
         )
-        watermark = GaugeMetricFamily(
+        watermark = GaugeRows(
             "socialpulse_watermark_seconds",
             "The brand's watermark (its latest event time, or the minimum over the "
             "partitions carrying it), epoch seconds.",
@@ -142,8 +142,8 @@ class KpiCollector(Collector):
         yield from self.ab_tests()
         yield self.program_scores()
 
-    def headlines(self) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
+    def headlines(self) -> GaugeRows:
+        family = GaugeRows(
             "socialpulse_headline_kpi",
             "1 for each headline KPI (at most six) of the brand's configured goal.",
             labels=["brand", "goal", "kpi"],
@@ -153,19 +153,17 @@ class KpiCollector(Collector):
                 family.add_metric([brand, config.goal or "", kpi], 1.0)
         return family
 
-    def rankings(self) -> Iterator[GaugeMetricFamily]:
+    def rankings(self) -> Iterator[GaugeRows]:
         for name, (metric, help_text, key_label) in RANKED.items():
-            family = GaugeMetricFamily(
-                metric, help_text, labels=["brand", "window", "rank", key_label]
-            )
+            family = GaugeRows(metric, help_text, labels=["brand", "window", "rank", key_label])
             (window,) = FAMILY_WINDOWS[name]
             for brand, bs in list(self.state.brands.items()):
                 for rank, (key, value) in enumerate(bs.rankings.top(name, window, TOP_N), 1):
                     family.add_metric([brand, window, str(rank), key], value)
             yield family
 
-    def demographics(self) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
+    def demographics(self) -> GaugeRows:
+        family = GaugeRows(
             "socialpulse_audience_impressions",
             "Impressions by location, age band and gender: top 20 values, the rest as other.",
             labels=["brand", "window", "dimension", "value"],
@@ -181,8 +179,8 @@ class KpiCollector(Collector):
                         family.add_metric([brand, window, dimension, "other"], rest)
         return family
 
-    def hourly(self) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
+    def hourly(self) -> GaugeRows:
+        family = GaugeRows(
             "socialpulse_hourly_engagement_rate_ratio",
             "Engagement rate (engagements / impressions) by hour of day over the last 7 days.",
             labels=["brand", "hour"],
@@ -195,13 +193,13 @@ class KpiCollector(Collector):
                 family.add_metric([brand, str(hour)], rate)
         return family
 
-    def ab_tests(self) -> Iterator[GaugeMetricFamily]:
-        rates = GaugeMetricFamily(
+    def ab_tests(self) -> Iterator[GaugeRows]:
+        rates = GaugeRows(
             "socialpulse_variant_conversion_rate_ratio",
             "Conversion rate (conversions / clicks) of each A/B variant of a campaign.",
             labels=["brand", "campaign", "variant", "window"],
         )
-        p_values = GaugeMetricFamily(
+        p_values = GaugeRows(
             "socialpulse_ab_p_value",
             "Two-proportion z-test p-value between the campaign's two variants with most clicks.",
             labels=["brand", "campaign", "window"],
@@ -228,8 +226,8 @@ class KpiCollector(Collector):
         yield rates
         yield p_values
 
-    def program_scores(self) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
+    def program_scores(self) -> GaugeRows:
+        family = GaugeRows(
             "socialpulse_program_score",
             "Weighted sum of reach, shares and revenue, each normalised by the brand's best "
             "campaign, with the weights of the campaign's objective.",

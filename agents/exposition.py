@@ -1,25 +1,65 @@
 """The text exposition of ``/metrics``, byte for byte what ``prometheus_client`` writes,
-with its gauges written by a faster path.
+written by a faster path.
 
 ``prometheus_client.generate_latest`` validates and escapes every label name of every
-sample, and sorts each sample's labels: two thirds of a scrape of 10,000 KPI series went
-there. A gauge family's label names are the same for all its samples, so here they are
-checked and escaped once per family; label values are escaped as ``prometheus_client``
-escapes them (backslash, double quote, newline) and values formatted by its own
-``floatToGoString``. Every other family (counters, histograms, a gauge with a timestamp
-or an unusual name) goes through ``generate_latest`` itself. ``tests/unit/test_exposition.py``
-holds the output to ``generate_latest``'s, byte for byte.
+sample, and sorts each sample's labels; a custom collector's ``add_metric`` builds a
+``Sample`` and a label dict per series. At 10,000 KPI series and more that was most of a
+scrape. Here:
+
+- the KPI collector fills ``GaugeRows``: a gauge family that keeps each series as its
+  row of label values (``Sample``s are built only when something reads ``samples``),
+  written with the label names checked, sorted and escaped once per family;
+- every other family with legacy metric and label names (counters with their
+  ``_created`` samples, histograms, plain gauges) is written by a port of
+  ``generate_latest``'s loop that sorts and escapes a label-name set once;
+- anything else (a name outside the legacy character set) goes through
+  ``generate_latest`` itself.
+
+Label values are escaped as ``prometheus_client`` escapes them (backslash, double quote,
+newline) and values formatted by its own ``floatToGoString``.
+``tests/unit/test_exposition.py`` holds the output to ``generate_latest``'s, byte for byte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 from prometheus_client.validation import _is_valid_legacy_labelname, _is_valid_legacy_metric_name
+
+
+class GaugeRows(GaugeMetricFamily):
+    """A gauge family whose series are kept as rows: (label values, value)."""
+
+    def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
+        self.rows: list[tuple[Sequence[str], float]] = []
+        super().__init__(name, documentation, labels=labels)
+
+    @property  # type: ignore[override]
+    def samples(self) -> list[Sample]:
+        names = self._labelnames
+        return [
+            Sample(self.name, dict(zip(names, labels, strict=True)), value)
+            for labels, value in self.rows
+        ]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        if value:  # Metric.__init__ sets an empty list; nothing else may
+            raise AttributeError("GaugeRows takes series through add_metric")
+
+    def add_metric(self, labels: Sequence[str], value: float, timestamp: Any = None) -> None:
+        if timestamp is not None:
+            raise ValueError("GaugeRows series carry no timestamp")
+        if len(labels) != len(self._labelnames):
+            raise ValueError(f"{self.name}: {len(labels)} label values for {self._labelnames}")
+        self.rows.append((labels, value))
 
 
 class _Families(Collector):
@@ -32,65 +72,111 @@ class _Families(Collector):
         return iter(self.families)
 
 
-def _fast(metric: Metric) -> bool:
-    if metric.type != "gauge" or not _is_valid_legacy_metric_name(metric.name):
-        return False
-    names: set[str] | None = None
-    for sample in metric.samples:
-        if sample.timestamp is not None or sample.exemplar is not None:
-            return False
-        if sample.name != metric.name:
-            return False
-        keys = set(sample.labels)
-        if names is None:
-            names = keys
-            if not all(_is_valid_legacy_labelname(k) for k in keys):
-                return False
-        elif keys != names:
-            return False
-    return True
-
-
 def _escape(value: str) -> str:
     if "\\" in value or "\n" in value or '"' in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value
 
 
-def _gauge(metric: Metric, out: list[str]) -> None:
-    name = metric.name
+def _number(value: float) -> str:
+    """``floatToGoString(value)``, with the common case first."""
+    d = float(value)
+    s = repr(d)
+    if s[-1] in "fn":  # inf, -inf, nan
+        return floatToGoString(d)
+    if d > 0 and s.find(".") > 6:  # Go writes an exponent sooner than Python
+        return floatToGoString(d)
+    return s
+
+
+def _help(name: str, metric: Metric, kind: str) -> str:
     help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
-    out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-    if not metric.samples:
-        return
-    keys = sorted(metric.samples[0].labels)
-    if not keys:
-        for sample in metric.samples:
-            out.append(f"{name} {floatToGoString(sample.value)}\n")
-        return
-    heads = [f'{name}{{{keys[0]}="', *(f'",{k}="' for k in keys[1:])]
-    pairs = list(zip(heads, keys, strict=True))
-    for sample in metric.samples:
+    return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
+
+
+def _legacy_labels(names: Iterable[str]) -> bool:
+    return all(_is_valid_legacy_labelname(name) for name in names)
+
+
+def _rows(metric: GaugeRows, out: list[str]) -> bool:
+    """Write a ``GaugeRows`` family; False (nothing written) when its names need escaping."""
+    name = metric.name
+    names = metric._labelnames
+    if not _is_valid_legacy_metric_name(name) or not _legacy_labels(names):
+        return False
+    out.append(_help(name, metric, "gauge"))
+    if not names:
+        out.extend(f"{name} {_number(value)}\n" for _, value in metric.rows)
+        return True
+    order = sorted(range(len(names)), key=lambda i: names[i])
+    first, *rest = order
+    heads = [f'{name}{{{names[first]}="', *(f'",{names[i]}="' for i in rest)]
+    pairs = list(zip(heads, order, strict=True))
+    for labels, value in metric.rows:
+        plain = "".join(labels)
+        if "\\" in plain or "\n" in plain or '"' in plain:
+            body = "".join([head + _escape(labels[i]) for head, i in pairs])
+        else:
+            body = "".join([head + labels[i] for head, i in pairs])
+        out.append(f'{body}"}} {_number(value)}\n')
+    return True
+
+
+#: generate_latest's renaming from OpenMetrics types to the Prometheus text format
+_TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
+_SUFFIXES = ("_created", "_gsum", "_gcount")
+
+
+def _family(metric: Metric, out: list[str]) -> bool:
+    """Write any family as ``generate_latest`` does; False (nothing written) when a metric
+    or label name needs escaping."""
+    samples = metric.samples
+    names = {sample.name for sample in samples} | {metric.name}
+    if not all(_is_valid_legacy_metric_name(n) for n in names):
+        return False
+    label_sets: dict[frozenset[str], list[str]] = {}
+    for sample in samples:
+        keys = frozenset(sample.labels)
+        if keys not in label_sets:
+            if not _legacy_labels(keys):
+                return False
+            label_sets[keys] = sorted(keys)
+    mname, mtype = metric.name, metric.type
+    if mtype == "counter":
+        mname += "_total"
+    elif mtype == "info":
+        mname += "_info"
+    mtype = _TYPES.get(mtype, mtype)
+    lines: list[str] = [_help(mname, metric, mtype)]
+    extra: dict[str, list[str]] = {}
+    specials = {metric.name + suffix: suffix for suffix in _SUFFIXES}
+    for sample in samples:
         labels = sample.labels
-        parts = [head + _escape(labels[key]) for head, key in pairs]
-        out.append(f'{"".join(parts)}"}} {floatToGoString(sample.value)}\n')
+        if labels:
+            keys = label_sets[frozenset(labels)]
+            body = ",".join([f'{k}="{_escape(labels[k])}"' for k in keys])
+            line = f"{sample.name}{{{body}}} {_number(sample.value)}"
+        else:
+            line = f"{sample.name} {_number(sample.value)}"
+        if sample.timestamp is not None:
+            line += f" {int(float(sample.timestamp) * 1000):d}"
+        suffix = specials.get(sample.name)
+        if suffix is None:
+            lines.append(line + "\n")
+        else:
+            extra.setdefault(suffix, []).append(line + "\n")
+    for suffix, extra_lines in sorted(extra.items()):
+        lines.append(_help(metric.name + suffix, metric, "gauge"))
+        lines.extend(extra_lines)
+    out.extend(lines)
+    return True
 
 
 def render(registry: Collector) -> bytes:
-    """``generate_latest(registry)``, faster for gauges."""
+    """``generate_latest(registry)``, faster."""
     out: list[str] = []
-    slow: list[Metric] = []
-
-    def flush_slow() -> None:
-        if slow:
-            out.append(generate_latest(_Families(slow)).decode("utf-8"))
-            slow.clear()
-
     for metric in registry.collect():
-        if _fast(metric):
-            flush_slow()
-            _gauge(metric, out)
-        else:
-            slow.append(metric)
-    flush_slow()
+        written = _rows(metric, out) if isinstance(metric, GaugeRows) else _family(metric, out)
+        if not written:
+            out.append(generate_latest(_Families([metric])).decode("utf-8"))
     return "".join(out).encode("utf-8")

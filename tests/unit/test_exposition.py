@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from socialpulse.agents.exporter import KpiCollector
-from socialpulse.agents.exposition import render
+from socialpulse.agents.exposition import GaugeRows, _number, render
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.testing import Harness
 from tests.fakes import event
@@ -73,3 +77,43 @@ def test_counters_histograms_and_odd_gauges_too() -> None:
 
     metrics.registry.register(Odd())  # type: ignore[arg-type]
     assert render(metrics.registry) == generate_latest(metrics.registry)
+
+
+def test_rows_and_names_outside_the_legacy_set_render_as_generate_latest_renders_them() -> None:
+    class Rows:
+        def collect(self):  # type: ignore[no-untyped-def]
+            rows = GaugeRows("socialpulse_rows", "Rows.", labels=["z", "a", "m"])
+            rows.add_metric(["1", 'q"2', "x\\y"], 2.0)
+            rows.add_metric(["", "ünï", "3"], float("-inf"))
+            yield rows
+            bare = GaugeRows("socialpulse_bare_rows", "No labels.", labels=[])
+            bare.add_metric([], 1e7)
+            yield bare
+            dotted = GaugeRows("socialpulse.dotted", "A UTF-8 name.", labels=["a.b"])
+            dotted.add_metric(["v"], 1.0)
+            yield dotted
+            odd_label = GaugeMetricFamily("socialpulse_odd_label", "Label.", labels=["a.b"])
+            odd_label.add_metric(["v"], 3.0)
+            yield odd_label
+
+    registry = CollectorRegistry()
+    registry.register(Rows())  # type: ignore[arg-type]
+    expected = generate_latest(registry)
+    assert b"socialpulse_dotted" in expected and b"a_b=" in expected
+    assert render(registry) == expected
+
+
+def test_rows_take_no_timestamp_and_the_right_number_of_labels() -> None:
+    rows = GaugeRows("socialpulse_rows", "Rows.", labels=["a", "b"])
+    with pytest.raises(ValueError, match="timestamp"):
+        rows.add_metric(["1", "2"], 1.0, timestamp=T0)
+    with pytest.raises(ValueError, match="label values"):
+        rows.add_metric(["1"], 1.0)
+    rows.add_metric(["1", "2"], 1.0)
+    (sample,) = rows.samples
+    assert sample.labels == {"a": "1", "b": "2"} and sample.value == 1.0
+
+
+@given(st.one_of(st.floats(), st.integers(-(10**30), 10**30)))
+def test_numbers_are_written_as_float_to_go_string_writes_them(value: float) -> None:
+    assert _number(value) == floatToGoString(value)
