@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,7 +116,7 @@ def _rows(report: Report, options: Options, bootstrap: str, workdir: Path, say: 
         profiler = _profiler(group[0].proc.pid, workdir) if options.profile else None
         rate = drain(group, bootstrap, "sp-envelopes", events, ENVELOPE)
         if profiler is not None:
-            report.extra["profile"] = _profile_summary(profiler, workdir)
+            report.extra["profile"] = _profile_summary(profiler, workdir, options.out)
         report.extra["worker_rss_mb_after_envelopes"] = round(group[0].rss_bytes() / 2**20, 1)
         brands = len({ev["brand"] for ev in events})
         per_brand = series_count(group[0].port) / brands
@@ -194,8 +195,6 @@ def _rows(report: Report, options: Options, bootstrap: str, workdir: Path, say: 
 
 
 def _profiler(pid: int, workdir: Path) -> subprocess.Popen[bytes] | None:
-    import shutil
-
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         return None
@@ -240,7 +239,7 @@ def stage_of(stack: list[str]) -> str:
     return "other"
 
 
-def _profile_summary(proc: subprocess.Popen[bytes], workdir: Path) -> dict[str, float]:
+def _profile_summary(proc: subprocess.Popen[bytes], workdir: Path, keep: Path) -> dict[str, float]:
     """Share of the worker's samples per stage, from py-spy's collapsed stacks."""
     proc.send_signal(signal.SIGINT)
     try:
@@ -250,8 +249,8 @@ def _profile_summary(proc: subprocess.Popen[bytes], workdir: Path) -> dict[str, 
     path = workdir / "profile.txt"
     if not path.exists():
         return {}
-    import shutil
-    shutil.copy(path, "/tmp/worker_profile.txt")
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, keep / "profile.txt")  # py-spy's collapsed stacks, for a closer look
     return summarise(path.read_text())
 
 
