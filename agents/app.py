@@ -140,6 +140,7 @@ def create_app(
             settings.web_host,
             settings.web_port,
         )
+        await app.pipeline.warm()
 
     health = BrokerHealth(settings.bootstrap, app.metrics)
 

@@ -146,6 +146,7 @@ class EventsReader(Service):
             {tp.partition: offset for tp, offset in sorted(positions.items())} or "committed",
         )
         if not self.ready.is_set():
+            await self.pipeline.warm()  # the models load while the group joins, mostly
             self.ready.set()
             log.info("Worker ready: reading %s", self.settings.events_topic)
 

@@ -86,6 +86,23 @@ class KpiPipeline:
         self._assigning: asyncio.Future[None] | None = None
         self.reader: EventsReader | None = None  # set by the app factory
         self._since_snapshot: dict[int, int] = {}  # partition -> records since its snapshot
+        self._warming: asyncio.Task[None] | None = None
+
+    async def warm(self) -> None:
+        """Load the enrichment models (once; later calls wait for the first). The first
+        batch waits for it too: a batch that came first loaded them a second time, within
+        the batch, while the worker's start loaded them beside it."""
+        if self.enrichment is None:
+            return
+        if self._warming is None:
+            self._warming = asyncio.ensure_future(self._warm(self.enrichment))
+        await asyncio.shield(self._warming)
+
+    @staticmethod
+    async def _warm(enrichment: EnrichmentStage) -> None:
+        started = time.perf_counter()
+        await enrichment.warm()
+        log.info("enrichment models loaded in %.1f s", time.perf_counter() - started)
 
     # -- the batch ------------------------------------------------------------------------
     async def handle(
@@ -98,6 +115,7 @@ class KpiPipeline:
         the reader found read to their end; ``behind``: partitions with records beyond
         this batch)."""
         started = time.perf_counter()
+        await self.warm()
         await self.ensure_restored({m.partition for m in messages})
         async with self._lock:
             self.core.caught_up(caught_up)

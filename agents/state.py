@@ -352,8 +352,9 @@ class KpiState:
         without them each event moves its brand's watermark to its own time, if later.
 
         Per event only what depends on arrival order runs (watermark, lateness, dedup,
-        distinct sightings, rankings); the counters are summed per (brand, minute, label
-        values) and spread over the label groups once per batch.
+        distinct sightings); the counters are summed per (brand, minute, label values) and
+        spread over the label groups once per batch, and the rankings' tallies summed per
+        (brand, minute, family, key) and added once per batch.
         """
         result = BatchResult()
         # per (brand, minute, group) deltas of this batch, applied once each at the end
@@ -363,6 +364,8 @@ class KpiState:
         labels: dict[tuple[str, str, str | None, str | None], list[Group]] = {}
         # (labels, counter) -> the distinct trackers of the groups, and the groups' keys
         trackers: dict[Any, list[tuple[Group, DistinctTracker, str]]] = {}
+        # per (brand, minute) ranking tallies of this batch: (family, key) -> amount
+        ranked: dict[tuple[str, int], dict[tuple[str, str], float]] = {}
         sightings = result.sightings
         contributed = result.contributed
         lateness = self.allowed_lateness
@@ -450,14 +453,22 @@ class KpiState:
                 self._followers(bs, ev)
             marks = tallies(ev)
             if marks:
-                wm_minute = int(bs.watermark // 60)  # type: ignore[operator]
-                add = bs.rankings.add
-                for family, name, amount in marks:
-                    add(minute, wm_minute, family, name, amount)
+                tally = ranked.get((brand, minute))
+                if tally is None:
+                    tally = ranked[(brand, minute)] = {}
+                for mark in marks:
+                    tally[mark[:2]] = tally.get(mark[:2], 0.0) + mark[2]
             if kind in ENGAGEMENT_KINDS:
                 bs.hourly.add(int(ts // 3600), ev["count"], 0.0)
             elif kind in EXPOSURE_KINDS:
                 bs.hourly.add(int(ts // 3600), 0.0, ev["count"])
+        for (brand, minute), tally in ranked.items():
+            # window membership against the watermark at the batch's end, as the counters'
+            bs = brands[brand]
+            wm_minute = int(bs.watermark // 60)  # type: ignore[operator]
+            add = bs.rankings.add
+            for (family, name), amount in tally.items():
+                add(minute, wm_minute, family, name, amount)
         for (brand, minute, platform, campaign, variant), vec in sums.items():
             for group in labels[(brand, platform, campaign, variant)]:
                 held = deltas.get((brand, minute, group))

@@ -96,6 +96,14 @@ class Enricher:
         self.method = "lexicon" if isinstance(scorer, SentimentScorer) else "model"
         self.mode: SentimentMode = "fast" if self.method == "lexicon" else "model"
 
+    def warm(self) -> None:
+        """Load the language models and every lexicon (or the sentiment model) now: the
+        first texts of each language no longer wait for their loading."""
+        self.detector.load()
+        if isinstance(self.scorer, SentimentScorer):
+            self.scorer.load_all()
+        self.enrich([{"text": "Warming up: great service, terrible queue #socialpulse"}])
+
     def _score_all(
         self, texts: list[str], langs: list[str], brands: list[str | None]
     ) -> list[Score]:
@@ -172,6 +180,19 @@ class Enricher:
 
 
 _PROCESS_ENRICHER: Enricher | None = None
+
+
+def helper_ready() -> bool:
+    """Whether this process's enricher is built (a helper after its first batch)."""
+    return _PROCESS_ENRICHER is not None
+
+
+def warm_helper(mode: str | None = None) -> None:
+    """Build this helper process's enricher and load its models (the worker's start)."""
+    global _PROCESS_ENRICHER
+    if _PROCESS_ENRICHER is None:
+        _PROCESS_ENRICHER = Enricher(mode=mode)
+    _PROCESS_ENRICHER.warm()
 
 
 def enrich_copies(

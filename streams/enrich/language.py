@@ -101,6 +101,12 @@ class LanguageDetector:
         chosen = _FOLD.get(chosen, chosen)
         return chosen, min(1.0, first.get(chosen, 0.0))
 
+    def load(self) -> None:
+        """Load both models now, not on the first text that needs them."""
+        if self._model is None:
+            self._load()
+        self._langid()
+
     def _langid(self) -> Any:
         if self._second is None:
             from py3langid.langid import _load_identifier

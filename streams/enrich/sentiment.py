@@ -125,6 +125,12 @@ class SentimentScorer:
             self._lexicons[lang] = lex
         return lex
 
+    def load_all(self) -> None:
+        """Load every lexicon now (a worker's start), not on its language's first text."""
+        for lang in sorted(self._languages):
+            self.lexicon(lang)
+        self._emoji_tables()
+
     def _emoji_tables(self) -> tuple[dict[str, float], dict[str, float]]:
         if self._emoji is None:
             self._emoji = load_emoji(self._directory)

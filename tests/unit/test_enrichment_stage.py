@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from socialpulse.agents.enrichment import INLINE_BELOW, EnrichmentStage
 from socialpulse.agents.metrics import Metrics
-from socialpulse.streams.enrich.enricher import Enricher, wants_enrichment
+from socialpulse.streams.enrich.enricher import Enricher, helper_ready, wants_enrichment
+from socialpulse.streams.enrich.sentiment import SentimentScorer
 
 TEXTS = [
     "Świetna obsługa, polecam! #super",
@@ -47,6 +48,25 @@ def test_wants_enrichment() -> None:
     assert not wants_enrichment({"kind": "like"})
     assert not wants_enrichment({"text": ""})
     assert not wants_enrichment({"text": "x", "sentiment": 0.1, "lang": "en", "hashtags": []})
+
+
+async def test_warm_loads_the_models_in_the_worker_and_in_the_helper() -> None:
+    stage = EnrichmentStage(Metrics(CollectorRegistry()), processes=1)
+    try:
+        assert not stage.enricher.detector.loaded
+        await stage.warm()
+        assert stage.enricher.detector.loaded
+        scorer = stage.enricher.scorer
+        assert isinstance(scorer, SentimentScorer) and len(scorer.languages) > 3
+        assert set(scorer._lexicons) == scorer.languages  # every lexicon, not only English
+        assert stage._pool is not None
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(stage._pool, helper_ready)  # the one helper
+        assert not helper_ready()  # this process has no helper enricher
+        # nothing was recorded: the warm-up is not a batch
+        assert counter(stage.metrics, "socialpulse_enrichment_seconds_count") == 0
+    finally:
+        stage.close()
 
 
 async def test_helper_process_matches_inline_enrichment() -> None:
