@@ -153,8 +153,8 @@ def _family(metric: Metric, out: list[str]) -> bool:
     for sample in samples:
         labels = sample.labels
         if labels:
-            keys = label_sets[frozenset(labels)]
-            body = ",".join([f'{k}="{_escape(labels[k])}"' for k in keys])
+            order = label_sets[frozenset(labels)]
+            body = ",".join([f'{k}="{_escape(labels[k])}"' for k in order])
             line = f"{sample.name}{{{body}}} {_number(sample.value)}"
         else:
             line = f"{sample.name} {_number(sample.value)}"

@@ -59,6 +59,9 @@ class Pipeline:
     async def on_assigned(self, assigned: set[Any]) -> None:
         pass
 
+    async def warm(self) -> None:
+        pass
+
     async def resume_positions(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         await self.restored.wait()
         self.offsets = {0: None, 1: 3}  # the new broker's state log: nothing for 0
