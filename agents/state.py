@@ -288,13 +288,24 @@ class KpiState:
                 for partition, since in self.pending.items():
                     sources.await_unread(partition, ts, since)
         out: list[float] = []
+        append = out.append
         idle = self.idle()
+        brands = self.brands
         for ev, origin in zip(events, origins, strict=True):
-            sources = self.brands[ev["brand"]].sources
-            sources.see(origin, ev["ts"], now)
+            sources = brands[ev["brand"]].sources
+            progress = sources.progress
+            ts = ev["ts"]
+            if len(progress) == 1 and origin in progress and not sources.awaited:
+                # one partition carries the brand (keyed producers): its progress
+                if ts > progress[origin]:
+                    progress[origin] = ts
+                sources.heard[origin] = now
+                append(progress[origin])
+                continue
+            sources.see(origin, ts, now)
             floor = sources.floor(now, idle)
             assert floor is not None
-            out.append(floor)
+            append(floor)
         return out
 
     def hold(self, partition: int) -> None:

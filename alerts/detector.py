@@ -237,6 +237,7 @@ class AlertEngine:
                     and bs.watermark > watch.watermark
                 ):
                     out += self._move(brand, watch, bs.watermark)
+        self.evidence.settle()
         return out
 
     def _move(self, brand: str, watch: Watch, floor: float) -> list[Alert]:

@@ -42,24 +42,56 @@ def sighting(ev: dict[str, Any]) -> Sighting | None:
 
 
 class Evidence:
-    """A ring of each brand's recent notable events."""
+    """A ring of each brand's recent notable events.
+
+    ``add`` only keeps a reference to the event (one append): most of a large batch's
+    events would leave the ring before anyone reads it. The pending events become
+    sightings, the last ``keep`` notable ones, when the ring is read (``summary``) and
+    at the end of a batch (``settle``), so no event dict outlives its batch.
+    """
 
     def __init__(self, keep: int = KEEP) -> None:
         self.keep = keep
         self.rings: dict[str, deque[Sighting]] = {}
+        self.pending: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, brand: str, ev: dict[str, Any]) -> None:
-        seen = sighting(ev)
-        if seen is not None:
-            ring = self.rings.get(brand)
-            if ring is None:
-                ring = self.rings[brand] = deque(maxlen=self.keep)
-            ring.append(seen)
+        waiting = self.pending.get(brand)
+        if waiting is None:
+            self.pending[brand] = [ev]
+            return
+        waiting.append(ev)
+        if len(waiting) >= 8 * self.keep:  # bounded between reads
+            self._settle(brand)
+
+    def settle(self) -> None:
+        """Turn every pending event into a sighting (the ring keeps the last ``keep``)."""
+        for brand in list(self.pending):
+            self._settle(brand)
+
+    def _settle(self, brand: str) -> None:
+        waiting = self.pending.pop(brand, None)
+        if not waiting:
+            return
+        seen: list[Sighting] = []
+        for ev in reversed(waiting):  # the newest first: only the last ``keep`` stay
+            s = sighting(ev)
+            if s is not None:
+                seen.append(s)
+                if len(seen) >= self.keep:
+                    break
+        if not seen:
+            return
+        ring = self.rings.get(brand)
+        if ring is None:
+            ring = self.rings[brand] = deque(maxlen=self.keep)
+        ring.extend(reversed(seen))
 
     def summary(
         self, brand: str, since: float, until: float, *, negative_only: bool = False, n: int = 5
     ) -> dict[str, Any]:
         """Sample events (most-followed first), top authors by followers, top hashtags."""
+        self._settle(brand)
         events = [
             s
             for s in self.rings.get(brand, ())
@@ -95,3 +127,4 @@ class Evidence:
     def forget(self, brands: set[str]) -> None:
         for brand in brands:
             self.rings.pop(brand, None)
+            self.pending.pop(brand, None)
