@@ -75,6 +75,10 @@ class AlertStage:
         self.dispatcher.start()
         self.dispatcher.submit(body)
 
+    async def close(self) -> None:
+        """Deliver what the notifiers still have queued, then stop them."""
+        await self.dispatcher.close()
+
     def show_firing(self, brands: Iterable[str]) -> None:
         """Set the gauge of the firing alerts of ``brands`` (restored from the state log)."""
         mine = set(brands)

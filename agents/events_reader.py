@@ -120,6 +120,7 @@ class EventsReader(Service):
             await self._commit(force=True)
             await self.consumer.stop()  # leaves the group: the others rebalance at once
             self.consumer = None
+        await self.pipeline.stop()  # queued alerts delivered, helpers stopped
 
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         """Restore the assigned partitions and seek each to where its state resumes."""

@@ -375,7 +375,14 @@ class KpiPipeline:
         self._assigning.add_done_callback(_log_failure)
 
     async def stop(self) -> None:
-        await self.log.close()
+        """The worker stops (its consumer has left the group): deliver the alerts still
+        queued (for up to ``DRAIN_SECONDS``), stop the enrichment helpers, close the log."""
+        try:
+            await self.alerting.close()
+        finally:
+            if self.enrichment is not None:
+                self.enrichment.close()
+            await self.log.close()
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -306,6 +306,10 @@ def notifier_for(url: str) -> Notifier:
     return AppriseNotifier(url)
 
 
+#: how long a stopping worker keeps delivering the alerts still queued
+DRAIN_SECONDS: Final = 10.0
+
+
 class Dispatcher:
     """A bounded queue and a task per notifier; ``submit`` never waits."""
 
@@ -318,6 +322,7 @@ class Dispatcher:
             asyncio.Queue(queue_size) for _ in self.notifiers
         ]
         self.tasks: list[asyncio.Task[None]] = []
+        self.sending: set[str] = set()  # notifiers (by target) in the middle of a send
 
     def start(self) -> None:
         if not self.tasks:
@@ -337,12 +342,41 @@ class Dispatcher:
     async def _drain(self, notifier: Notifier, queue: asyncio.Queue[dict[str, Any]]) -> None:
         while True:
             alert = await queue.get()
+            self.sending.add(notifier.target)
             try:
                 await notifier.send(alert)
                 self.outcome(notifier.kind, "sent")
             except Exception as exc:  # a receiver's failure must never stop the worker
                 self.outcome(notifier.kind, "failed")
                 log.error("alert delivery to %s failed: %s", notifier.target, exc)
+            finally:
+                self.sending.discard(notifier.target)
+                queue.task_done()
+
+    async def close(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Deliver what is queued, for up to ``timeout`` seconds, then stop; an alert
+        still queued (or being sent) then is counted ``dropped`` and logged by id."""
+        if any(q.qsize() for q in self.queues):
+            self.start()
+        if self.tasks:
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*(q.join() for q in self.queues))
+            except TimeoutError:
+                for notifier, queue in zip(self.notifiers, self.queues, strict=True):
+                    left = [queue.get_nowait()["id"] for _ in range(queue.qsize())]
+                    unfinished = len(left) + (notifier.target in self.sending)
+                    for _ in range(unfinished):
+                        self.outcome(notifier.kind, "dropped")
+                    if unfinished:
+                        log.error(
+                            "shutdown: %d alerts not delivered to %s in %.0f s (queued: %s)",
+                            unfinished,
+                            notifier.target,
+                            timeout,
+                            ", ".join(left) or "none",
+                        )
+        await self.stop()
 
     async def stop(self) -> None:
         for task in self.tasks:

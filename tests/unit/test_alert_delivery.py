@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -142,3 +143,37 @@ async def test_a_failing_receiver_is_counted_and_others_still_get_alerts(
     await dispatcher.stop()
     assert seen == {("webhook", "failed"): 1, ("webhook", "sent"): 1}
     assert len(rec.requests) == 1
+
+
+async def test_closing_delivers_the_queued_alerts_first(receiver: tuple[Receiver, str]) -> None:
+    """A stopping worker sends what its notifiers still hold (it used to cancel them)."""
+    rec, host = receiver
+    rec.delay = 0.1
+    seen, outcome = outcomes()
+    dispatcher = Dispatcher([WebhookNotifier(f"http://{host}/slow")], outcome)
+    dispatcher.start()
+    for k in range(5):
+        dispatcher.submit({**sample_alert("acme"), "id": str(k)})
+    await dispatcher.close(timeout=30)
+    assert seen == {("webhook", "sent"): 5}
+    assert [r["id"] for r in rec.requests] == ["0", "1", "2", "3", "4"]
+    assert dispatcher.tasks == []
+
+
+async def test_closing_gives_up_on_a_hung_receiver_and_counts_what_it_drops(
+    receiver: tuple[Receiver, str],
+) -> None:
+    rec, host = receiver
+    rec.delay = 30.0  # never answers in time
+    seen, outcome = outcomes()
+    hung = WebhookNotifier(f"http://{host}/hung", timeout=60, retries=0)
+    dispatcher = Dispatcher([hung], outcome)
+    dispatcher.start()
+    for k in range(4):
+        dispatcher.submit({**sample_alert("acme"), "id": str(k)})
+    await asyncio.sleep(0.2)  # the first is being sent
+    started = time.monotonic()
+    await dispatcher.close(timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert seen == {("webhook", "dropped"): 4}  # three queued, one in flight
+    assert dispatcher.tasks == []

@@ -36,6 +36,9 @@ class Consumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
 
+    async def stop(self) -> None:
+        self.commits.append({})  # marks the group left
+
 
 class Pipeline:
     """Positions of the last generation until ``restored`` is set."""
@@ -43,6 +46,7 @@ class Pipeline:
     def __init__(self) -> None:
         self.restored = asyncio.Event()
         self.offsets: dict[int, int | None] = {0: 10, 1: 20}
+        self.stopped = False
 
     def next_offset(self, partition: int) -> int | None:
         return self.offsets.get(partition)
@@ -61,6 +65,9 @@ class Pipeline:
 
     async def warm(self) -> None:
         pass
+
+    async def stop(self) -> None:
+        self.stopped = True
 
     async def resume_positions(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         await self.restored.wait()
@@ -180,3 +187,20 @@ def test_partitions_with_records_beyond_the_fetch_are_behind() -> None:
     assert reader.behind({}) == {0, 1}
     reader.resumed = {tp1}
     assert reader.behind({}) == {1}  # 0 not sought yet: its position is not known
+
+
+def test_stopping_commits_leaves_the_group_then_stops_the_pipeline() -> None:
+    """The pipeline stops last: its queued alerts are delivered, its helpers stopped."""
+
+    async def run() -> None:
+        tp0 = TopicPartition(TOPIC, 0)
+        pipeline = Pipeline()
+        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        consumer = Consumer({tp0})
+        reader.consumer = consumer  # type: ignore[assignment]
+        reader.resumed = {tp0}
+        await reader.on_stop()
+        assert consumer.commits == [{tp0: 10}, {}]
+        assert pipeline.stopped and reader.consumer is None
+
+    asyncio.run(run())
