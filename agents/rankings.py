@@ -52,40 +52,53 @@ _AMPLIFYING: Final = frozenset({"share", "mention"})
 _EXPOSURE: Final = frozenset({"impression", "view"})
 
 
-def tallies(ev: Event) -> list[tuple[str, str, float]]:
-    """The (family, key, amount) an event adds to the brand's rankings."""
+def tally(ev: Event, into: dict[tuple[str, str], float]) -> None:
+    """Add what an event adds to the brand's rankings to ``into``: (family, key) ->
+    amount."""
     author = ev.get("author")
     tags = ev.get("hashtags")
     if not author and not tags:  # nothing to rank by (most engagement events)
-        return []
-    out: list[tuple[str, str, float]] = []
+        return
     kind = ev["kind"]
     author = author if isinstance(author, dict) else {}
     who = author.get("id")
     followers = author.get("followers") or 0
     if who and followers and kind in _AMPLIFYING:
-        out.append(("amplifier", who, float(followers)))
+        mark = ("amplifier", who)
+        into[mark] = into.get(mark, 0.0) + float(followers)
     for tag in tags or ():
-        out.append(("hashtag", tag.lower(), 1.0))
+        mark = ("hashtag", tag.lower())
+        into[mark] = into.get(mark, 0.0) + 1.0
     sentiment = ev.get("sentiment")
     if who and followers and sentiment is not None:
         if sentiment > 0.05:
-            out.append(("advocate", who, followers * sentiment))
+            mark = ("advocate", who)
+            into[mark] = into.get(mark, 0.0) + followers * sentiment
         elif sentiment < -0.05:
-            out.append(("detractor", who, followers * -sentiment))
+            mark = ("detractor", who)
+            into[mark] = into.get(mark, 0.0) + followers * -sentiment
     if kind in _EXPOSURE and author:
         count = float(ev["count"])
         location = author.get("location")
         if location:
-            out.append(("location", location.upper(), count))
+            mark = ("location", location.upper())
+            into[mark] = into.get(mark, 0.0) + count
         age = author.get("age")
         band = age_band(age) if isinstance(age, int) else None
         if band:
-            out.append(("age", band, count))
+            mark = ("age", band)
+            into[mark] = into.get(mark, 0.0) + count
         gender = author.get("gender")
         if gender:
-            out.append(("gender", gender.lower(), count))
-    return out
+            mark = ("gender", gender.lower())
+            into[mark] = into.get(mark, 0.0) + count
+
+
+def tallies(ev: Event) -> list[tuple[str, str, float]]:
+    """The (family, key, amount) an event adds to the brand's rankings."""
+    into: dict[tuple[str, str], float] = {}
+    tally(ev, into)
+    return [(family, key, amount) for (family, key), amount in into.items()]
 
 
 #: family -> its (window, width) pairs

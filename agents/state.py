@@ -30,7 +30,7 @@ from socialpulse.agents.distinct import DEFAULT_CAP, DistinctTracker
 from socialpulse.agents.followers import PlatformFollowers
 from socialpulse.agents.hourly import HourlyRates
 from socialpulse.agents.minutes import minutes_between
-from socialpulse.agents.rankings import Rankings, tallies
+from socialpulse.agents.rankings import Rankings, tally
 from socialpulse.streams.contract import ENGAGEMENT_KINDS, EXPOSURE_KINDS
 from socialpulse.streams.validation import Event
 
@@ -377,6 +377,8 @@ class KpiState:
         trackers: dict[Any, list[tuple[Group, DistinctTracker, str]]] = {}
         # per (brand, minute) ranking tallies of this batch: (family, key) -> amount
         ranked: dict[tuple[str, int], dict[tuple[str, str], float]] = {}
+        # (labels, counter, who) -> the latest minute it was sighted at in this batch
+        batch_last: dict[tuple[Any, int, str], int] = {}
         sightings = result.sightings
         contributed = result.contributed
         lateness = self.allowed_lateness
@@ -435,10 +437,14 @@ class KpiState:
             for idx, amount in pairs:
                 vec[idx] += amount
             kind = ev["kind"]
+            author = ev.get("author")
             counter = DISTINCT_KINDS.get(kind)
             if counter is not None:
                 who = distinct_key(ev)
-                if who is not None:
+                # sighted in this batch at this minute or later under the same labels:
+                # every tracker of them would answer no change
+                if who is not None and batch_last.get((label, counter, who), -1) < minute:
+                    batch_last[(label, counter, who)] = minute
                     chosen = trackers.get((label, counter))
                     if chosen is None:
                         chosen = trackers[(label, counter)] = [
@@ -462,23 +468,21 @@ class KpiState:
                             spotted.append((counter, group_key, who))
             if kind in FOLLOWER_KINDS:
                 self._followers(bs, ev)
-            marks = tallies(ev)
-            if marks:
-                tally = ranked.get((brand, minute))
-                if tally is None:
-                    tally = ranked[(brand, minute)] = {}
-                for mark in marks:
-                    tally[mark[:2]] = tally.get(mark[:2], 0.0) + mark[2]
+            if author or ev.get("hashtags"):
+                marks = ranked.get((brand, minute))
+                if marks is None:
+                    marks = ranked[(brand, minute)] = {}
+                tally(ev, marks)
             if kind in ENGAGEMENT_KINDS:
                 bs.hourly.add(int(ts // 3600), ev["count"], 0.0)
             elif kind in EXPOSURE_KINDS:
                 bs.hourly.add(int(ts // 3600), 0.0, ev["count"])
-        for (brand, minute), tally in ranked.items():
+        for (brand, minute), marks in ranked.items():
             # window membership against the watermark at the batch's end, as the counters'
             bs = brands[brand]
             wm_minute = int(bs.watermark // 60)  # type: ignore[operator]
             add = bs.rankings.add
-            for (family, name), amount in tally.items():
+            for (family, name), amount in marks.items():
                 add(minute, wm_minute, family, name, amount)
         for (brand, minute, platform, campaign, variant), vec in sums.items():
             for group in labels[(brand, platform, campaign, variant)]:
