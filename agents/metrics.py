@@ -128,7 +128,8 @@ class Metrics:
         )
         self.alert_deliveries = Counter(
             "socialpulse_alert_deliveries",
-            "Alert deliveries by notifier kind and outcome: sent, failed, dropped (queue full).",
+            "Alert deliveries by notifier kind and outcome: sent, failed, dropped (queue full, "
+            "or still queued when the worker stopped).",
             ["notifier", "outcome"],
             registry=registry,
         )
