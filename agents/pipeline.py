@@ -38,7 +38,7 @@ from socialpulse.agents.batch_core import (
 from socialpulse.agents.enrichment import EnrichmentStage
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.metrics import Metrics
-from socialpulse.agents.persisted import SNAPSHOT_EVERY, new_epoch, replay, snapshot_record
+from socialpulse.agents.persisted import LogTail, new_epoch, replay, snapshot_record
 from socialpulse.agents.settings import Settings
 from socialpulse.agents.state import KpiState
 from socialpulse.agents.state_log import StateLog, StateLogError
@@ -85,7 +85,7 @@ class KpiPipeline:
         self._suspended: set[int] = set()  # revoked, state kept until the assignment is known
         self._assigning: asyncio.Future[None] | None = None
         self.reader: EventsReader | None = None  # set by the app factory
-        self._since_snapshot: dict[int, int] = {}  # partition -> records since its snapshot
+        self._tail = LogTail()  # per partition, the state log since its snapshot
         self._warming: asyncio.Task[None] | None = None
 
     async def warm(self) -> None:
@@ -129,8 +129,8 @@ class KpiPipeline:
             written = await self._send(out)
             self.core.written(out, written)
             for partition in written:
-                self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
-                if self._since_snapshot[partition] >= SNAPSHOT_EVERY:
+                self._tail.wrote(partition, len(out.records[partition]))
+                if self._tail.due(partition):
                     await self._snapshot(partition)
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -162,7 +162,7 @@ class KpiPipeline:
                 written = await self._send(out)
                 self.core.written(out, written)
                 for partition in written:
-                    self._since_snapshot[partition] = self._since_snapshot.get(partition, 0) + 1
+                    self._tail.wrote(partition, len(out.records[partition]))
 
     async def _snapshot(self, partition: int) -> None:
         """Fence ``partition`` with a new epoch and write its whole state right after, so
@@ -173,7 +173,7 @@ class KpiPipeline:
         written = await self.log.write({partition: record})
         owned = self.core.owned[partition]
         owned.epoch, owned.log_offset = epoch, written[partition]
-        self._since_snapshot[partition] = 0
+        self._tail.snapshotted(partition, len(record))
         if written[partition] != fence + 1:  # another record came between: not a start
             log.warning("partition %d: a record came between the snapshot and its fence", partition)
         self.metrics.snapshots.inc()
@@ -325,7 +325,7 @@ class KpiPipeline:
             brands = self.core.restore(
                 partition, replayed.data, replayed.next_offset, epoch, log_offset=fence
             )
-            self._since_snapshot[partition] = replayed.batches
+            self._tail.restored(partition, replayed)
             self.alerting.show_firing(brands)  # restored firing alerts: the gauge says so
         seconds = time.perf_counter() - started
         self.metrics.restore_seconds.observe(seconds)

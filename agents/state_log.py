@@ -17,19 +17,48 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from socialpulse.agents.kafka_security import client_options
-from socialpulse.agents.persisted import RECORD_KEY, SNAPSHOT_EVERY, fence_record, replay_start
+from socialpulse.agents.persisted import RECORD_KEY, fence_record, replay_start
 from socialpulse.agents.settings import Settings
 
 log = logging.getLogger("socialpulse.state")
 
 #: how long a read back may go without receiving a record before it gives up
 READ_STALL_SECONDS = 60.0
+
+
+#: records read back first before a fence; each further read reaches twice as far back
+FIRST_WINDOW = 16
+
+
+async def read_from_snapshot(
+    read: Callable[[int, int], Awaitable[list[tuple[int, bytes]]]], fence: int
+) -> list[bytes]:
+    """The values of the records before offset ``fence`` from the last snapshot that
+    follows its own fence (``replay_start``) on, or from offset 0 when there is none.
+
+    ``read(low, high)`` gives the (offset, value) of the records in ``[low, high)``. The
+    log is read backwards from the fence in windows twice as long each time, and no record
+    is read twice: a snapshot near the fence (a partition whose batch records are big is
+    snapshotted every few records) costs a short read, a snapshot 500 records back about
+    as many."""
+    records: list[tuple[int, bytes]] = []
+    high, window = fence, FIRST_WINDOW
+    while True:
+        low = max(0, fence - window)
+        records = [*await read(low, high), *records]
+        start = replay_start(records)
+        if start is not None:
+            return [value for offset, value in records if offset >= start]
+        if low == 0:
+            return [value for _offset, value in records]
+        high, window = low, 2 * window
 
 
 class StateLogError(RuntimeError):
@@ -91,19 +120,10 @@ class StateLog:
     async def read_back(self, partition: int, fence: int) -> list[bytes]:
         """The records of ``partition`` a restore needs, before offset ``fence`` (a fence
         this worker wrote): from the last verified snapshot on, or from the start."""
-        window = 2 * SNAPSHOT_EVERY + 2
-        low = max(0, fence - window)
-        while True:
-            records = await self._read(partition, low, fence)
-            start = replay_start(records)
-            if start is not None:
-                return [value for offset, value in records if offset >= start]
-            if low == 0:
-                return [value for _offset, value in records]
-            low = max(0, low - 4 * window)
+        return await read_from_snapshot(lambda low, high: self._read(partition, low, high), fence)
 
-    async def _read(self, partition: int, low: int, fence: int) -> list[tuple[int, bytes]]:
-        """(offset, value) of the records of ``partition`` in [low, fence), in order."""
+    async def _read(self, partition: int, low: int, high: int) -> list[tuple[int, bytes]]:
+        """(offset, value) of the records of ``partition`` in [low, high), in order."""
         async with self._reader_lock:
             reader = await self._consumer()
             tp = TopicPartition(self.name, partition)
@@ -117,14 +137,14 @@ class StateLog:
                 if messages:
                     last_progress = time.monotonic()
                 for message in messages:
-                    if message.offset >= fence:
+                    if message.offset >= high:
                         return records
                     if message.value is not None:
                         records.append((message.offset, message.value))
                 if time.monotonic() - last_progress > READ_STALL_SECONDS:
                     raise StateLogError(
                         f"reading back {self.name}[{partition}] stalled at "
-                        f"{len(records)} records before the fence at offset {fence}"
+                        f"{len(records)} records from offset {low}, before offset {high}"
                     )
 
     async def _consumer(self) -> AIOKafkaConsumer:

@@ -43,6 +43,8 @@ from socialpulse.agents.batch_core import (
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.persisted import (
     SNAPSHOT_EVERY,
+    SNAPSHOT_MIN_BYTES,
+    LogTail,
     fence_record,
     new_epoch,
     replay,
@@ -74,7 +76,7 @@ class Worker:
     positions: dict[int, int] = field(default_factory=dict)
     batches: int = 0
     alive: bool = True
-    since_snapshot: dict[int, int] = field(default_factory=dict)
+    tail: LogTail = field(default_factory=LogTail)  # the state log since each snapshot
     engine: AlertEngine | None = None  # the detectors, when the harness runs them
     alerts: list[Alert] = field(default_factory=list)
 
@@ -91,6 +93,7 @@ class Harness:
         config: FileConfig | None = None,
         enricher: Enricher | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_min_bytes: int = SNAPSHOT_MIN_BYTES,
         alerts: bool = False,
         tuning: Tuning | None = None,
         hold_unread: bool = False,
@@ -107,6 +110,8 @@ class Harness:
         self.tuning = tuning
         self.enricher = enricher
         self.snapshot_every = snapshot_every
+        self.snapshot_min_bytes = snapshot_min_bytes
+        self.bytes_read = 0  # state log bytes read back by all restores
         self.records_read = 0  # state log records read back by all restores
         self.allowed_lateness = allowed_lateness
         self.max_future = max_future
@@ -167,7 +172,12 @@ class Harness:
             enricher=self.enricher,
             alerts=engine,
         )
-        worker = Worker(name or f"worker-{self._workers}", core, engine=engine)
+        worker = Worker(
+            name or f"worker-{self._workers}",
+            core,
+            engine=engine,
+            tail=LogTail(self.snapshot_every, self.snapshot_min_bytes),
+        )
         self.assign(worker, partitions)
         return worker
 
@@ -183,6 +193,7 @@ class Harness:
             log.append(fence_record(epoch))
             start = replay_start(list(enumerate(log[:-1]))) or 0
             self.records_read += len(log) - 1 - start
+            self.bytes_read += sum(len(raw) for raw in log[start:-1])
             replayed = replay(log[start:-1])
             worker.core.restore(
                 partition, replayed.data, replayed.next_offset, epoch, log_offset=len(log) - 1
@@ -190,7 +201,7 @@ class Harness:
             worker.positions[partition] = replayed.next_offset or 0
             if not self.hold_unread:
                 worker.core.caught_up([partition])
-            worker.since_snapshot[partition] = replayed.batches
+            worker.tail.restored(partition, replayed)
 
     def revoke(self, worker: Worker, partitions: Iterable[int]) -> None:
         """Take ``partitions`` from ``worker`` (it forgets them, as on a rebalance)."""
@@ -264,10 +275,10 @@ class Harness:
                 self.state_log[partition].append(value)
                 worker.core.written(out, {partition: len(self.state_log[partition]) - 1})
                 if partition in worker.core.owned:
-                    worker.since_snapshot[partition] = worker.since_snapshot.get(partition, 0) + 1
+                    worker.tail.wrote(partition, len(value))
             checkpoint("written")
             for partition, _value in records:
-                if worker.since_snapshot.get(partition, 0) >= self.snapshot_every:
+                if partition in worker.core.owned and worker.tail.due(partition):
                     self._snapshot(worker, partition)
         except Crash:
             worker.alive = False
@@ -287,7 +298,7 @@ class Harness:
         log.append(fence_record(epoch))
         log.append(snapshot_record(epoch, owned.next_offset, worker.core.dump(partition)))
         owned.epoch, owned.log_offset = epoch, len(log) - 1
-        worker.since_snapshot[partition] = 0
+        worker.tail.snapshotted(partition, len(log[-1]))
 
     def tick(self, worker: Worker, now: float | None = None) -> None:
         """A wall-clock tick of the worker at ``now`` (default: the wall clock):

@@ -57,7 +57,7 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
-from socialpulse.agents.pipeline import SEP, bucket_key
+from socialpulse.agents.persisted import SEP, bucket_key
 from socialpulse.agents.state import BatchResult, BrandState, KpiState
 from socialpulse.streams import codec
 from socialpulse.streams.validation import Event

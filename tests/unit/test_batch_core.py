@@ -285,6 +285,33 @@ def test_snapshots_give_the_same_state_and_bound_the_read_back(
     assert sum(len(log) for log in h.state_log) > 4 * (every + 3)
 
 
+def test_big_batch_records_bring_the_next_snapshot_forward() -> None:
+    """Snapshots by bytes: with 10,000 records allowed between them but a byte limit of
+    4 kB, a partition is snapshotted once its batch records weigh as much as its last
+    snapshot (and 4 kB), so a restore reads about a snapshot and a tail of at most as
+    much, not the whole log; the KPIs are the reference's."""
+    h = Harness(4, allowed_lateness=LATENESS, snapshot_every=10_000, snapshot_min_bytes=4_000)
+    h.produce_events(EVENTS, envelope=20)
+    worker = h.start_worker(range(4))
+    while h.pending(worker):
+        run(h.step(worker, 10))
+    assert h.kpis(worker) == REFERENCE
+    read_before = h.bytes_read
+    assert h.recovered_kpis() == REFERENCE
+    for partition, log in enumerate(h.state_log):
+        kinds = [replay([raw]).snapshots for raw in log]
+        assert sum(kinds) >= 2, partition  # by bytes: 10,000 records never came
+    last_snapshots = sum(
+        len(next(raw for raw in reversed(log) if replay([raw]).snapshots)) for log in h.state_log
+    )
+    biggest = max(len(raw) for log in h.state_log for raw in log)
+    read = h.bytes_read - read_before
+    # the last snapshot, and a tail below the limit set by the snapshot before it (at
+    # most the biggest record) and one record over
+    assert read <= last_snapshots + 4 * (2 * max(biggest, 4_000) + biggest)
+    assert read < sum(len(raw) for log in h.state_log for raw in log) / 3
+
+
 @pytest.mark.parametrize("every", [1, 3])
 def test_restarts_from_snapshots_all_along_the_stream(every: int) -> None:
     """A new worker every 10 batches, each restored from a snapshot: distinct counts

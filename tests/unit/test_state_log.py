@@ -1,0 +1,104 @@
+"""The state log's read-back and snapshot schedule, without a broker: where a restore
+starts reading, how much it reads, and when the next snapshot is due."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from socialpulse.agents.persisted import (
+    LogTail,
+    batch_record,
+    fence_record,
+    replay,
+    snapshot_record,
+)
+from socialpulse.agents.state_log import FIRST_WINDOW, read_from_snapshot
+
+
+def log_with(snapshots: list[int], length: int) -> list[bytes]:
+    """``length`` batch records, with a fence and a snapshot of its epoch at each index of
+    ``snapshots`` (positions in the finished log)."""
+    out: list[bytes] = []
+    epoch = "first"
+    for n in range(length):
+        if len(out) in snapshots:
+            epoch = f"e{len(out)}"
+            out += [fence_record(epoch), snapshot_record(epoch, n, {"k": n})]
+        out.append(batch_record(epoch, n + 1, {f"k{n}": n}))
+    return out
+
+
+def read_back(log: list[bytes], fence: int) -> tuple[list[bytes], list[int]]:
+    """The records ``read_from_snapshot`` returns, and every offset it read."""
+    offsets: list[int] = []
+
+    async def read(low: int, high: int) -> list[tuple[int, bytes]]:
+        assert 0 <= low <= high <= fence
+        offsets.extend(range(low, high))
+        return [(o, log[o]) for o in range(low, high)]
+
+    return asyncio.run(read_from_snapshot(read, fence)), offsets
+
+
+@given(st.lists(st.integers(0, 900), max_size=4), st.integers(1, 900))
+def test_the_read_back_starts_at_the_last_snapshot_and_reads_no_record_twice(
+    at: list[int], length: int
+) -> None:
+    log = log_with(at, length)
+    fence = len(log)
+    got, offsets = read_back(log, fence)
+    starts = [
+        i
+        for i in range(len(log) - 1)
+        if replay([log[i]]).snapshots == 0
+        and replay([log[i + 1]]).snapshots == 1
+        and log[i].startswith(b'{"v":1,"t":"fence"')
+    ]
+    start = starts[-1] if starts else 0
+    assert got == log[start:]
+    assert sorted(offsets) == sorted(set(offsets))  # no record read twice
+    # windows double: what is read is at most about twice the distance to the start
+    assert len(offsets) <= max(FIRST_WINDOW, 2 * (fence - start))
+
+
+def test_a_snapshot_without_its_own_fence_before_it_is_not_a_start() -> None:
+    log = log_with([3], 10)
+    # a batch record of another writer lands between the fence and the snapshot
+    log.insert(4, batch_record("zombie", 3, {"z": 1}))
+    got, _ = read_back(log, len(log))
+    assert got == log  # read from the start
+
+
+def test_a_snapshot_is_due_after_so_many_records_or_so_many_bytes() -> None:
+    tail = LogTail(every=5, min_bytes=1_000)
+    for _ in range(4):
+        tail.wrote(0, 10)
+    assert not tail.due(0)
+    tail.wrote(0, 10)
+    assert tail.due(0)  # 5 records
+    tail.snapshotted(0, 3_000)
+    assert not tail.due(0)
+    tail.wrote(0, 2_000)
+    assert not tail.due(0)  # above min_bytes, below the last snapshot's 3,000
+    tail.wrote(0, 1_000)
+    assert tail.due(0)
+    tail.snapshotted(0, 10)
+    tail.wrote(0, 999)
+    assert not tail.due(0)  # a small snapshot: min_bytes still holds
+    tail.wrote(0, 1)
+    assert tail.due(0)
+    assert not tail.due(1)  # another partition: nothing written
+
+
+def test_a_restored_tail_is_what_follows_the_last_snapshot() -> None:
+    log = log_with([2], 6)
+    replayed = replay(log)
+    tail = LogTail(every=100, min_bytes=1)
+    tail.restored(0, replayed)
+    after = log[4:]  # two batch records, the fence, the snapshot, then four
+    assert replayed.batches == len(after) == 4
+    assert tail.bytes[0] == sum(len(raw) for raw in after)
+    assert tail.snapshot_bytes[0] == len(log[3])
