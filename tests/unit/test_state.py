@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialpulse.agents.counters import C
-from socialpulse.agents.state import ALL, COARSE, OTHER, KpiState
+from socialpulse.agents.counters import C, N
+from socialpulse.agents.state import ALL, COARSE, OTHER, KpiState, dense, sparse
+from socialpulse.streams import codec
 from socialpulse.streams.validation import validate_event
 
 M = 28_333_334  # a minute number; M * 60 = 1_700_000_040
@@ -321,3 +322,17 @@ def test_a_move_out_of_a_minute_evicted_in_the_same_batch_revives_no_bucket() ->
     bs = state.brands["acme"]
     assert all(m > M for m in bs.buckets)
     assert bs.totals["24h"][(ALL, ALL)][C.reach] == 1  # v, last seen at minute M + 2
+
+
+@given(st.dictionaries(st.integers(0, N - 1), st.floats(-1e12, 1e12, allow_nan=False)))
+def test_a_counter_vector_comes_back_from_its_sparse_record(values: dict[int, float]) -> None:
+    vec = dense([0.0] * N)
+    for i, v in values.items():
+        vec[i] = v
+    assert dense(codec.loads(codec.dumps(sparse(vec)))) == vec
+
+
+def test_dense_records_written_before_the_sparse_form_still_restore() -> None:
+    old = [float(i) for i in range(N - 2)]  # and before the last two counters were added
+    assert list(dense(old)) == [*old, 0.0, 0.0]
+    assert len(codec.dumps(sparse(dense([*([0.0] * (N - 2)), 4.0, 1.0])))) < 20
