@@ -27,7 +27,8 @@ topic, holding the state of the brands that partition owns. Its records are of t
 **The key families** of the state map (a key's first character):
 
 - ``b`` bucket ``brand␟minute`` (a coarse bucket: a negative slot): counter vectors per
-  label group (their non-zero counters by index) and rankings; deleted when evicted, or merged into a coarse bucket.
+  label group (their non-zero counters by index) and rankings; deleted when evicted, or
+  merged into a coarse bucket.
 - ``w`` brand ``brand``: watermark, followers, hourly rates, sampling levels; one per brand.
 - ``s`` seen ids ``brand␟minute␟n``: the event ids a batch first counted in that minute;
   deleted when the minute leaves the dedup horizon.
