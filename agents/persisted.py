@@ -49,6 +49,7 @@ So live keys stay bounded by the 24 h horizon: ``KeyBook`` remembers the append-
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -132,7 +133,17 @@ def snapshot_record(epoch: str, next_offset: int | None, data: Writes) -> bytes:
     )
 
 
-def _kind_and_epoch(raw: bytes) -> tuple[str, str] | None:
+#: the head every record of this module starts with (orjson keeps the keys' order)
+_HEAD = re.compile(rb'\{"v":\d+,"t":"([a-z]+)","e":"([0-9A-Za-z_-]*)"[,}]')
+
+
+def _kind_and_epoch(raw: bytes, whole: bool = False) -> tuple[str, str] | None:
+    """A record's kind and epoch; None for bytes that are not a record. Unless ``whole``,
+    read from its head without decoding the rest (a read-back scans batch records of
+    hundreds of kB for the last snapshot)."""
+    head = None if whole else _HEAD.match(raw)
+    if head is not None:
+        return head[1].decode(), head[2].decode()
     try:
         record = codec.loads(raw)
         return record["t"], record["e"]
@@ -151,7 +162,11 @@ def replay_start(records: list[tuple[int, bytes]]) -> int | None:
             continue
         before_offset, before = records[i - 1]
         previous = _kind_and_epoch(before)
-        if before_offset == offset - 1 and previous == (FENCE, found[1]):
+        if (
+            before_offset == offset - 1
+            and previous == (FENCE, found[1])
+            and _kind_and_epoch(raw, whole=True) == found  # the whole snapshot decodes
+        ):
             return before_offset
     return None
 

@@ -52,8 +52,10 @@ async def read_from_snapshot(
     high, window = fence, FIRST_WINDOW
     while True:
         low = max(0, fence - window)
-        records = [*await read(low, high), *records]
-        start = replay_start(records)
+        chunk = await read(low, high)
+        # pairs of the records read before were looked at already, but the one across
+        start = replay_start([*chunk, *records[:1]])
+        records = [*chunk, *records]
         if start is not None:
             return [value for offset, value in records if offset >= start]
         if low == 0:

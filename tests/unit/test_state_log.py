@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from socialpulse.agents.persisted import (
     LogTail,
+    _kind_and_epoch,
     batch_record,
     fence_record,
     replay,
@@ -102,3 +103,23 @@ def test_a_restored_tail_is_what_follows_the_last_snapshot() -> None:
     assert replayed.batches == len(after) == 4
     assert tail.bytes[0] == sum(len(raw) for raw in after)
     assert tail.snapshot_bytes[0] == len(log[3])
+
+
+@given(st.text(max_size=12), st.integers(0, 10**12) | st.none())
+def test_a_records_head_gives_its_kind_and_epoch_as_its_whole_does(
+    epoch: str, offset: int | None
+) -> None:
+    for raw in (
+        fence_record(epoch),
+        batch_record(epoch, offset or 0, {"k": [1, "x"]}),
+        snapshot_record(epoch, offset, {"w": {"wm": 1.5}}),
+    ):
+        assert _kind_and_epoch(raw) == _kind_and_epoch(raw, whole=True) is not None
+
+
+def test_a_snapshot_cut_short_is_not_a_start() -> None:
+    log = log_with([2, 6], 8)
+    whole = snapshot_record("e6", 4, {"k": 4, "pad": "x" * 200})  # the second snapshot
+    log[7] = whole[:-20]  # cut short: its head is whole, the rest does not decode
+    got, _ = read_back(log, len(log))
+    assert got == log[2:]  # from the first snapshot's fence
