@@ -105,6 +105,13 @@ def main() -> int:
     epochs: dict[int, str] = {}
     worst: dict[int, tuple[float, float, int, int]] = {}  # seconds, replaying, bytes, records
 
+    def timed_recovery(p: int) -> KpiState:
+        """Recover partition ``p`` from its log as it stands; keep the time if its worst."""
+        rebuilt, replaying, seconds = recover(logs[p])
+        if seconds > worst.get(p, (0.0,))[0]:
+            worst[p] = (seconds, replaying, sum(map(len, logs[p])), len(logs[p]) - 2)
+        return rebuilt
+
     def snapshot(p: int, m: int) -> None:
         epoch = epochs[p] = new_epoch()
         data = dump_state(state, [b for b in brands if owner[b] == p], book)
@@ -132,10 +139,7 @@ def main() -> int:
                 logs[p].append(batch_record(epochs[p], m + 1, writes))
                 tail.wrote(p, len(logs[p][-1]))
                 if tail.due(p):  # the longest read-back of this partition until here
-                    _state, replaying, seconds = recover(logs[p])
-                    size = sum(map(len, logs[p]))
-                    if seconds > worst.get(p, (0.0,))[0]:
-                        worst[p] = (seconds, replaying, size, len(logs[p]) - 2)
+                    timed_recovery(p)
                     snapshot(p, m + 1)
         if (m + 1) % 60 == 0:
             print(
@@ -147,10 +151,7 @@ def main() -> int:
     gc.collect()
     restored = KpiState()
     for p in range(args.partitions):
-        rebuilt, replaying, seconds = recover(logs[p])
-        if seconds > worst.get(p, (0.0,))[0]:
-            worst[p] = (seconds, replaying, sum(map(len, logs[p])), len(logs[p]) - 2)
-        restored.brands.update(rebuilt.brands)
+        restored.brands.update(timed_recovery(p).brands)
     wrong = [b for b in brands if not same(state, restored, b)]
 
     rule = "every 500 records" if args.records_only else "500 records or a snapshot's bytes"
