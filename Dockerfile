@@ -18,6 +18,7 @@ COPY streams/ streams/
 COPY agents/ agents/
 COPY alerts/ alerts/
 COPY grafana/ grafana/
+COPY cli/ cli/
 COPY bench/ bench/
 RUN pip install --no-cache-dir . \
     && rm -rf /src/build /src/*.egg-info \

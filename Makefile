@@ -30,7 +30,7 @@ demo: $(DEMO_VENV)/bin/socialpulse  ## install (runtime only, in .venv-demo) and
 lint: $(BIN)/socialpulse  ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy agents streams alerts grafana bench
+	$(BIN)/mypy agents streams alerts grafana bench cli
 
 unit: $(BIN)/socialpulse  ## unit tests only (no broker)
 	$(BIN)/pytest -q tests/unit
@@ -42,7 +42,7 @@ test: lint site  ## lint, build the docs site, then every test
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 docs: $(BIN)/socialpulse  ## regenerate the generated tables of docs/ (metrics, settings)
-	$(BIN)/python -m socialpulse.agents.docs docs
+	$(BIN)/python -m socialpulse.cli.docs docs
 
 site: $(BIN)/socialpulse  ## build the documentation site from docs/ into site/ (mkdocs, warnings are errors)
 	$(BIN)/mkdocs build --strict --quiet

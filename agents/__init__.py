@@ -1,3 +1,4 @@
-"""socialpulse.agents: the Faust app factory (``app.create_app``), settings, the KPI state
-and its maths as pure functions, the Prometheus exporter, the CLI, the embedded broker and
-the demo."""
+"""socialpulse.agents: the worker. The Faust app factory (``app.create_app``), its
+settings, the batch core and the KPI state with its maths as pure functions, the
+Prometheus exporter and the live board's page. The commands that run it are in
+``socialpulse.cli``."""

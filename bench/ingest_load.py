@@ -46,7 +46,7 @@ import orjson
 
 from socialpulse.agents.processes import free_port, wait_port
 
-CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
+CLI = [sys.executable, "-m", "socialpulse.cli.main"]
 TOKEN = "ingest-load-token"
 
 

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from socialpulse.agents.processes import free_port, wait_port
 from socialpulse.bench.corpus import Event, messages, send_messages
 
-CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
+CLI = [sys.executable, "-m", "socialpulse.cli.main"]
 
 
 @dataclass

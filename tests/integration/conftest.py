@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from socialpulse.agents import processes
 from socialpulse.agents.processes import free_port
 
-CLI = [sys.executable, "-m", "socialpulse.agents.cli"]
+CLI = [sys.executable, "-m", "socialpulse.cli.main"]
 
 
 def wait_port(port: int, seconds: float) -> bool:

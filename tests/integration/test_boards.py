@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from socialpulse.agents.demo import DEMO_GOALS
 from socialpulse.agents.kpis import GOAL_KPIS
+from socialpulse.cli.demo import DEMO_GOALS
 from socialpulse.grafana.boards.common import headline_query
 from socialpulse.streams.generator import DEFAULT_BRANDS
 from tests.integration.conftest import CLI, free_port, wait_port

@@ -26,10 +26,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from socialpulse.agents.broker import broker_binary
 from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.processes import free_port
 from socialpulse.agents.settings import Settings
+from socialpulse.cli.broker import broker_binary
 from socialpulse.streams.producer import EventProducer
 from tests.integration.conftest import Stack, kpi, value, wait_port
 from tests.tls import KEY_PASSWORD, Tls, make_tls

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from socialpulse.agents.backtest import Backtest, CoreProducer
 from socialpulse.agents.settings import FileConfig, Settings
 from socialpulse.agents.testing import Harness
 from socialpulse.alerts.rules import Tuning
+from socialpulse.cli.backtest import Backtest, CoreProducer
 from socialpulse.streams import plugins
 from socialpulse.streams.builtin_plugins import replay
 from tests.alert_scenarios import big_account_post, stream

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from socialpulse.agents.backtest import Backtest, BacktestResult, CoreProducer, summary, table
 from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.cli.backtest import Backtest, BacktestResult, CoreProducer, summary, table
 from socialpulse.streams import plugins
 from socialpulse.streams.builtin_plugins import replay
 from tests.alert_scenarios import stream
@@ -133,7 +133,7 @@ def test_tuning_from_the_config_changes_the_verdicts(tmp_path: Path) -> None:
 
 def test_plots_show_each_alerting_rule(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from socialpulse.agents.backtest_plot import file_name, plot
+    from socialpulse.cli.backtest_plot import file_name, plot
 
     t0 = 1_700_000_000.0
     events = stream("acme/EU", t0, 40, seed=1)

@@ -19,18 +19,18 @@ from socialpulse.agents.board import (
     read_samples,
 )
 from socialpulse.agents.board_page import render_page
-from socialpulse.agents.board_prometheus import (
+from socialpulse.agents.exporter import KpiCollector
+from socialpulse.agents.metrics import Metrics
+from socialpulse.agents.settings import BrandConfig, FileConfig
+from socialpulse.agents.state import KpiState
+from socialpulse.alerts.model import Alert
+from socialpulse.cli.board_prometheus import (
     alert_markers,
     alerts_url,
     first_point,
     on_axis,
     to_samples,
 )
-from socialpulse.agents.exporter import KpiCollector
-from socialpulse.agents.metrics import Metrics
-from socialpulse.agents.settings import BrandConfig, FileConfig
-from socialpulse.agents.state import KpiState
-from socialpulse.alerts.model import Alert
 from socialpulse.streams.validation import validate_event
 
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % 60  # a minute's start
@@ -245,8 +245,8 @@ def test_one_document_serves_the_pages_polling_within_two_seconds(state: KpiStat
 async def test_the_board_server_says_when_prometheus_is_away() -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from socialpulse.agents.board_prometheus import make_app
     from socialpulse.agents.processes import free_port
+    from socialpulse.cli.board_prometheus import make_app
 
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     async with TestClient(TestServer(make_app(url))) as client:

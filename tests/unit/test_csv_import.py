@@ -308,7 +308,7 @@ async def test_replay_of_a_csv_file_uses_the_same_reader(tmp_path: Path) -> None
 @pytest.fixture()
 def commands(monkeypatch: pytest.MonkeyPatch) -> dict[str, click.Command]:
     """socialpulse's commands with a broker address nothing listens on."""
-    from socialpulse.agents.cli import build_commands
+    from socialpulse.cli.main import build_commands
 
     for name in list(os.environ):
         if name.upper().startswith("SOCIALPULSE_"):

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from socialpulse.agents.demo import DEMO_GOALS, DemoPlan, demo_config, run_demo
 from socialpulse.agents.kpis import GOAL_KPIS
 from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.cli.demo import DEMO_GOALS, DemoPlan, demo_config, run_demo
 from socialpulse.streams.generator import DEFAULT_BRANDS
 
 
@@ -39,7 +39,7 @@ def test_a_bad_brand_count_is_refused_before_anything_starts(
 
 
 def test_the_screen_redraws_in_place_and_keeps_the_urls_and_the_newest_alerts() -> None:
-    from socialpulse.agents.demo import AlertFeed, Screen, render_table
+    from socialpulse.cli.demo import AlertFeed, Screen, render_table
 
     feed = AlertFeed()
     alert = {"id": "a1", "brand": "umbrella", "rule": "negative_sentiment", "severity": "warning"}

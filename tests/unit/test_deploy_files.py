@@ -352,7 +352,7 @@ def test_dockerfile_installs_the_project_and_runs_socialpulse() -> None:
             copied |= {w.rstrip("/") for w in words[:-1]}
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     package_dirs = set(pyproject["tool"]["setuptools"]["package-dir"].values())
-    assert package_dirs == {"streams", "agents", "alerts", "grafana", "bench"}
+    assert package_dirs == {"streams", "agents", "alerts", "grafana", "cli", "bench"}
     assert package_dirs | {"pyproject.toml", "README.md"} <= copied
 
     runs = " ".join(args for keyword, args in instructions if keyword == "RUN")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from socialpulse.agents.dlq import decode, parse_since, replayable, values_from_lines
+from socialpulse.cli.dlq import decode, parse_since, replayable, values_from_lines
 
 
 def test_since_takes_durations_and_iso_times() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from socialpulse.agents.docs import metrics_markdown
 from socialpulse.agents.kpis import CATALOGUE, GOAL_KPIS
+from socialpulse.cli.docs import metrics_markdown
 from socialpulse.grafana import build
 from socialpulse.grafana.boards import BOARDS
 from socialpulse.grafana.boards.common import HEADLINE_KPIS, LOOKS, headline_query

@@ -366,7 +366,7 @@ def test_settings_hide_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_command_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialpulse.agents.cli import build_commands
+    from socialpulse.cli.main import build_commands
 
     for name in list(os.environ):
         if name.upper().startswith("SOCIALPULSE_"):

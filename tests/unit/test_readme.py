@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socialpulse.agents.docs import SECTIONS, render, render_pages
 from socialpulse.agents.settings import Settings
+from socialpulse.cli.docs import SECTIONS, render, render_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -113,7 +113,7 @@ def test_the_code_names_only_commands_that_exist() -> None:
     """Docstrings and help texts that say ``socialpulse NAME`` name a real command."""
     import re
 
-    from socialpulse.agents.cli import build_commands
+    from socialpulse.cli.main import build_commands
 
     commands = {c.name for c in build_commands(Settings())} | {"worker"}  # Faust's own
     root = ROOT

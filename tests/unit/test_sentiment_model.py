@@ -185,7 +185,7 @@ def test_read_labels_takes_numbers_and_words(tmp_path: Path) -> None:
 
 @pytest.fixture()
 def score_text(monkeypatch: pytest.MonkeyPatch) -> click.Command:
-    from socialpulse.agents.cli import build_commands
+    from socialpulse.cli.main import build_commands
 
     for name in list(os.environ):
         if name.upper().startswith("SOCIALPULSE_"):

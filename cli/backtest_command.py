@@ -1,4 +1,4 @@
-"""The ``socialpulse backtest`` command (the work is in ``agents.backtest``)."""
+"""The ``socialpulse backtest`` command (the work is in ``cli.backtest``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from socialpulse.agents.backtest import Backtest, CoreProducer, summary, table
 from socialpulse.agents.gc_tuning import tune_gc
 from socialpulse.agents.settings import ConfigFileError, Settings, load_file_config
+from socialpulse.cli.backtest import Backtest, CoreProducer, summary, table
 from socialpulse.streams import codec, plugins
 from socialpulse.streams.builtin_plugins import REPLAY_OPTIONS, check_replay, replay
 
@@ -63,7 +63,7 @@ def backtest_command(settings: Settings) -> click.Command:
         if check_replay(**options):
             return  # a CSV --dry-run: the mapping was shown
         if plot_dir is not None:
-            from socialpulse.agents.backtest_plot import MISSING, can_plot
+            from socialpulse.cli.backtest_plot import MISSING, can_plot
 
             if not can_plot():
                 raise click.ClickException(MISSING)
@@ -88,7 +88,7 @@ def backtest_command(settings: Settings) -> click.Command:
         note = f"; {refused:,} refused by validation" if refused else ""
         click.echo(summary(result) + note, err=as_json)
         if plot_dir is not None:
-            from socialpulse.agents.backtest_plot import plot
+            from socialpulse.cli.backtest_plot import plot
 
             written = plot(result, plot_dir)
             click.echo(f"backtest: wrote {len(written)} chart(s) to {plot_dir}", err=as_json)

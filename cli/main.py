@@ -20,20 +20,20 @@ from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 
 from socialpulse.agents.app import create_app
-from socialpulse.agents.board_prometheus import board_command
-from socialpulse.agents.broker import BrokerError, run_broker
-from socialpulse.agents.cli_backtest import backtest_command
-from socialpulse.agents.cli_group import dress
-from socialpulse.agents.demo import DemoPlan, run_demo
-from socialpulse.agents.dlq import (
+from socialpulse.agents.kafka_security import client_options
+from socialpulse.agents.settings import ConfigFileError, Settings
+from socialpulse.cli.backtest_command import backtest_command
+from socialpulse.cli.board_prometheus import board_command
+from socialpulse.cli.broker import BrokerError, run_broker
+from socialpulse.cli.demo import DemoPlan, run_demo
+from socialpulse.cli.dlq import (
     DlqError,
     parse_since,
     read_dead_letters,
     replayable,
     values_from_lines,
 )
-from socialpulse.agents.kafka_security import client_options
-from socialpulse.agents.settings import ConfigFileError, Settings
+from socialpulse.cli.group import dress
 from socialpulse.streams import builtin_plugins, plugins
 from socialpulse.streams.builtin_plugins import GENERATOR_OPTIONS, REPLAY_OPTIONS, synthetic_stream
 from socialpulse.streams.contract import REASONS

@@ -100,7 +100,7 @@ def demo_config(brands: list[str]) -> dict[str, Any]:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "socialpulse.agents.cli", *args]
+    return [sys.executable, "-m", "socialpulse.cli.main", *args]
 
 
 def read_summary(url: str) -> tuple[dict[str, dict[str, float]], float]:

@@ -1,7 +1,7 @@
 """Tables of the documentation generated from the code's own catalogue and settings, so
 they cannot drift: the metrics (docs/kpis.md) and the settings (docs/configuration.md).
 
-    python -m socialpulse.agents.docs docs      # rewrite the generated sections in place
+    python -m socialpulse.cli.docs docs      # rewrite the generated sections in place
 
 Each section lies between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in one page of
 ``docs/``. A test fails when a page's sections differ from what this module generates.
@@ -99,7 +99,7 @@ def render_pages(folder: Path) -> dict[Path, str]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or not Path(argv[0]).is_dir():
-        print("usage: python -m socialpulse.agents.docs docs/", file=sys.stderr)
+        print("usage: python -m socialpulse.cli.docs docs/", file=sys.stderr)
         return 2
     for page, text in render_pages(Path(argv[0])).items():
         page.write_text(text, encoding="utf-8")

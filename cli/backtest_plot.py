@@ -14,7 +14,7 @@ import re
 from datetime import UTC
 from pathlib import Path
 
-from socialpulse.agents.backtest import BacktestResult, Incident
+from socialpulse.cli.backtest import BacktestResult, Incident
 
 MISSING = (
     "--plot needs matplotlib: pip install 'socialpulse[plot]' (or pip install matplotlib), "
