@@ -19,7 +19,6 @@ COPY agents/ agents/
 COPY alerts/ alerts/
 COPY grafana/ grafana/
 COPY cli/ cli/
-COPY bench/ bench/
 RUN pip install --no-cache-dir . \
     && rm -rf /src/build /src/*.egg-info \
     && useradd --create-home --home-dir /home/socialpulse --uid 10001 \

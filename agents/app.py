@@ -12,6 +12,7 @@ from typing import Any
 import faust
 from faust.app.base import BootStrategy
 from faust.types import ServiceT
+from faust.types.auth import CredentialsT
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,11 +27,12 @@ from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.exposition import render
 from socialpulse.agents.gc_tuning import tune_gc
-from socialpulse.agents.kafka_security import broker_credentials
 from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.pipeline import KpiPipeline
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
+from socialpulse.streams.connection import ssl_context
+from socialpulse.streams.settings import KafkaSettings
 
 log = logging.getLogger("socialpulse")
 
@@ -45,7 +47,7 @@ class SocialPulseApp(faust.App):
     """A Faust app that carries the socialpulse settings, metrics and KPI pipeline."""
 
     BootStrategy = Boot
-    settings: Settings
+    settings: WorkerSettings
     metrics: Metrics
     pipeline: KpiPipeline
     reader: EventsReader
@@ -53,10 +55,15 @@ class SocialPulseApp(faust.App):
     board: WorkerBoard
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
-        """Faust's services, then the events reader (so it stops first)."""
+        """Faust's services, the pipeline's (alert stage, enrichment helpers, state log),
+        then the events reader: they start in this order and stop in the reverse one, so
+        the reader leaves the group first, then queued alerts are delivered, helpers shut
+        down and the state log closed, then Faust's producer and web server stop."""
         services = list(super().on_init_dependencies())
         reader = getattr(self, "reader", None)
-        return [*services, reader] if reader is not None else services
+        if reader is None:
+            return services
+        return [*services, *self.pipeline.services(), reader]
 
 
 def render_metrics(registry: CollectorRegistry, names: list[str] | None = None) -> bytes:
@@ -66,11 +73,35 @@ def render_metrics(registry: CollectorRegistry, names: list[str] | None = None) 
     return render(registry.restricted_registry(names) if names else registry)
 
 
+def broker_credentials(settings: KafkaSettings) -> CredentialsT | None:
+    """``broker_credentials`` for ``faust.App`` (None for PLAINTEXT), from the same TLS
+    context as the plain clients' ``streams.connection.client_options``."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    password = settings.kafka_sasl_password
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password is not None else None,
+        ssl_context=context,  # SASL_SSL with a context, SASL_PLAINTEXT without
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
 def create_app(
-    settings: Settings | None = None, *, registry: CollectorRegistry | None = None
+    settings: WorkerSettings | None = None,
+    *,
+    config: FileConfig | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> SocialPulseApp:
-    """Build the socialpulse Faust app for ``settings`` (read from the environment if None)."""
-    settings = settings or Settings()
+    """Build the socialpulse Faust app for ``settings`` (read from the environment if
+    None) and the config file's ``config`` (read from ``settings.config_file`` if None:
+    once, here, for the whole worker)."""
+    settings = settings or WorkerSettings()
+    config = settings.file_config() if config is None else config
     app = SocialPulseApp(
         settings.app_id,
         broker=settings.broker,
@@ -95,12 +126,10 @@ def create_app(
     app.settings = settings
     app.registry = registry or CollectorRegistry(auto_describe=True)
     app.metrics = Metrics(app.registry)
-    app.pipeline = KpiPipeline(app, settings, app.metrics)
+    app.pipeline = KpiPipeline(app, settings, app.metrics, config)
     app.reader = EventsReader(settings, app.pipeline)
     app.pipeline.reader = app.reader
-    app.registry.register(
-        KpiCollector(app.pipeline.state, settings.load_file_config(), settings.timezone)
-    )
+    app.registry.register(KpiCollector(app.pipeline.state, config, settings.timezone))
     app.registry.register(ConsumerLagCollector(lambda: app.reader, settings.events_topic))
     app.board = WorkerBoard(
         app.registry,

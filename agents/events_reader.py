@@ -19,23 +19,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from mode import Service
 
 from socialpulse.agents.batch_core import SourceMessage, forwarded_from
-from socialpulse.agents.kafka_security import client_options
-from socialpulse.agents.settings import Settings
-
-if TYPE_CHECKING:
-    from socialpulse.agents.pipeline import KpiPipeline
+from socialpulse.agents.settings import WorkerSettings
+from socialpulse.streams.connection import client_options
 
 log = logging.getLogger("socialpulse.reader")
 
 COMMIT_EVERY = 1.0  # seconds between offset commits (hints)
+
+
+class Pipeline(Protocol):
+    """What the reader feeds and asks (``agents.pipeline.KpiPipeline``)."""
+
+    @property
+    def backlog(self) -> bool: ...
+
+    async def warm(self) -> None: ...
+
+    async def handle(
+        self,
+        messages: Sequence[SourceMessage],
+        caught_up: Iterable[int] = (),
+        behind: Iterable[int] = (),
+    ) -> None: ...
+
+    async def release(self, caught_up: Iterable[int], behind: Iterable[int] = ()) -> None: ...
+
+    def waiting(self) -> set[int]: ...
+
+    def next_offset(self, partition: int) -> int | None: ...
+
+    def durable_offset(self, partition: int) -> int | None: ...
+
+    async def resume_positions(
+        self, tps: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]: ...
+
+    async def on_revoked(self, revoked: set[Any]) -> None: ...
+
+    async def on_assigned(self, assigned: set[Any]) -> None: ...
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -53,7 +82,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class EventsReader(Service):
     """One consumer of the worker's group on the events topic, feeding the pipeline."""
 
-    def __init__(self, settings: Settings, pipeline: KpiPipeline, **kwargs: Any) -> None:
+    def __init__(self, settings: WorkerSettings, pipeline: Pipeline, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.pipeline = pipeline
@@ -120,7 +149,8 @@ class EventsReader(Service):
             await self._commit(force=True)
             await self.consumer.stop()  # leaves the group: the others rebalance at once
             self.consumer = None
-        await self.pipeline.stop()  # queued alerts delivered, helpers stopped
+        # then the pipeline's services stop (``KpiPipeline.services``): queued alerts
+        # delivered, enrichment helpers shut down, the state log's reader closed
 
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         """Restore the assigned partitions and seek each to where its state resumes."""

@@ -25,8 +25,9 @@ from typing import Any
 
 import faust
 from faust.types import TP
+from mode import Service
 
-from socialpulse.agents.alerting import AlertStage
+from socialpulse.agents.alert_stage import AlertStage
 from socialpulse.agents.batch_core import (
     FORWARD_HEADER,
     BatchCore,
@@ -35,11 +36,11 @@ from socialpulse.agents.batch_core import (
     SourceMessage,
     envelopes,
 )
-from socialpulse.agents.enrichment import EnrichmentStage
+from socialpulse.agents.enrichment_stage import EnrichmentStage
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.persisted import LogTail, new_epoch, replay, snapshot_record
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.agents.state import KpiState
 from socialpulse.agents.state_log import StateLog, StateLogError
 from socialpulse.streams.validation import Event
@@ -50,7 +51,9 @@ log = logging.getLogger("socialpulse.kpi")
 class KpiPipeline:
     """Owns the KPI state of the partitions assigned to this worker."""
 
-    def __init__(self, app: faust.App, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, app: faust.App, settings: WorkerSettings, metrics: Metrics, config: FileConfig
+    ) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
@@ -63,7 +66,7 @@ class KpiPipeline:
             if settings.enrich
             else None
         )
-        self.alerting = AlertStage(app, settings, metrics, settings.load_file_config())
+        self.alerting = AlertStage(app, settings, metrics, config)
         self.state = KpiState(
             allowed_lateness=settings.allowed_lateness,
             platform_cap=settings.platform_cap,
@@ -181,7 +184,7 @@ class KpiPipeline:
     def _enrich(self, texts: list[Event]) -> Awaitable[None]:
         """Start enriching ``texts`` now (a helper process); the awaitable finishes it."""
         assert self.enrichment is not None
-        return self.enrichment.finish(self.enrichment.start(texts))
+        return self.enrichment.finish(self.enrichment.begin(texts))
 
     async def _send(self, out: BatchOutput) -> dict[int, int]:
         """Dead letters, forwards and alerts (at least once: a batch re-read after a crash
@@ -374,15 +377,15 @@ class KpiPipeline:
         self._assigning = asyncio.ensure_future(self.ensure_restored(mine))
         self._assigning.add_done_callback(_log_failure)
 
-    async def stop(self) -> None:
-        """The worker stops (its consumer has left the group): deliver the alerts still
-        queued (for up to ``DRAIN_SECONDS``), stop the enrichment helpers, close the log."""
-        try:
-            await self.alerting.close()
-        finally:
-            if self.enrichment is not None:
-                self.enrichment.close()
-            await self.log.close()
+    def services(self) -> list[Service]:
+        """The pipeline's services, in the order they start (they stop in reverse, after
+        the events reader, which the app starts after them): the alert stage (its
+        notifiers' queues delivered at the stop), the enrichment helpers, the state log."""
+        parts: list[Service] = [self.alerting]
+        if self.enrichment is not None:
+            parts.append(self.enrichment)
+        parts.append(self.log)
+        return parts
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -1,7 +1,11 @@
-"""The one settings object of socialpulse, read from ``SOCIALPULSE_*`` environment variables.
+"""The worker's settings (``SOCIALPULSE_*`` environment variables) and the config file.
 
-Every process (worker, generator, replay, demo, tests) builds its settings here, so the
-variable names in docs/, docker-compose.yml and the tests are the same ones.
+:class:`WorkerSettings` extends the Kafka connection every process shares
+(``streams.connection.KafkaSettings``); the producers and the HTTP ingest read their own
+(``streams.settings``). :class:`FileConfig` is the optional per-brand YAML/JSON file of
+``SOCIALPULSE_CONFIG_FILE``, read once by the process that needs it
+(``WorkerSettings.file_config``) and handed on; its ``alerts`` parts are validated by the
+alerts package (``alerts.config``).
 """
 
 from __future__ import annotations
@@ -11,15 +15,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import (
-    BaseModel,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from socialpulse.alerts.config import AlertsConfig, check_rule_limits
+from socialpulse.streams.settings import KafkaSettings
 
 
 class ConfigFileError(ValueError):
@@ -52,18 +51,6 @@ class CampaignConfig(BaseModel):
 GOALS = ("awareness", "reputation", "community", "conversion", "leads", "service", "crisis")
 
 
-def _rule_limits(value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    from socialpulse.alerts.rules import RULES
-
-    for rule, limits in value.items():
-        if rule not in RULES:
-            raise ValueError(f"alerts: {rule!r} is not a rule ({', '.join(RULES)})")
-        unknown = set(limits) - {"above", "below"}
-        if unknown:
-            raise ValueError(f"alerts.{rule}: unknown keys {sorted(unknown)} (above, below)")
-    return value
-
-
 class BrandConfig(BaseModel):
     """Per-brand settings from the config file."""
 
@@ -78,44 +65,13 @@ class BrandConfig(BaseModel):
     @field_validator("alerts")
     @classmethod
     def _known_rules(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        return _rule_limits(value)
+        return check_rule_limits(value)
 
     @field_validator("goal")
     @classmethod
     def _known_goal(cls, value: str | None) -> str | None:
         if value is not None and value not in GOALS:
             raise ValueError(f"goal must be one of {', '.join(GOALS)}")
-        return value
-
-
-class AlertsConfig(BaseModel):
-    """The config file's ``alerts`` section: where alerts go, and detector tuning."""
-
-    model_config = {"extra": "forbid", "hide_input_in_errors": True}  # URLs hold secrets
-
-    notify: list[str] = Field(default_factory=list, description="Webhook or Apprise URLs.")
-    tuning: dict[str, float] = Field(default_factory=dict, description="Tuning overrides.")
-
-    @field_validator("tuning")
-    @classmethod
-    def _known_tuning(cls, value: dict[str, float]) -> dict[str, float]:
-        from dataclasses import fields
-
-        from socialpulse.alerts.rules import Tuning
-
-        known = {f.name for f in fields(Tuning)}
-        unknown = set(value) - known
-        if unknown:
-            raise ValueError(f"alerts.tuning: unknown keys {sorted(unknown)}")
-        return value
-
-    @field_validator("notify")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        from socialpulse.alerts.notify import notifier_for
-
-        for url in value:
-            notifier_for(url)  # ValueError names the URL
         return value
 
 
@@ -151,66 +107,13 @@ class FileConfig(BaseModel):
         return campaigns[campaign].objective if campaign in campaigns else "awareness"
 
 
-class Settings(BaseSettings):
-    """Runtime settings; each field is ``SOCIALPULSE_<FIELD NAME IN CAPITALS>``."""
+class WorkerSettings(KafkaSettings):
+    """The worker's settings (``socialpulse worker``, and the demo's and bench's workers):
+    the Kafka connection (``KafkaSettings``) and what counting, alerting and serving
+    need. Each field is ``SOCIALPULSE_<FIELD NAME IN CAPITALS>``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SOCIALPULSE_",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,  # a validation error must not print a password or token
-    )
-
-    broker: str = Field(
-        "kafka://127.0.0.1:9092",
-        description="Kafka bootstrap URL(s), `kafka://host:port`, several separated by `;`.",
-    )
     web_host: str = Field("127.0.0.1", description="Address the worker's HTTP server binds to.")
     web_port: int = Field(6066, description="Port of the worker's HTTP server (`/metrics`).")
-    ingest_host: str = Field(
-        "127.0.0.1",
-        description="Address `socialpulse ingest` binds to (`0.0.0.0` for other hosts' events).",
-    )
-    ingest_port: int = Field(
-        8088, ge=0, le=65535, description="Port of `socialpulse ingest` (`POST /events`)."
-    )
-    ingest_token: str = Field(
-        "",
-        repr=False,
-        description=(
-            "Bearer token(s) `socialpulse ingest` requires, comma-separated to rotate them; "
-            "it refuses to start without one. Never logged."
-        ),
-    )
-    ingest_max_bytes: int = Field(
-        1024 * 1024, ge=1024, description="Largest `POST /events` body in bytes (413 above)."
-    )
-    ingest_max_in_flight: int = Field(
-        64,
-        ge=1,
-        description=(
-            "Most `POST /events` requests held at once (body read, events not yet on the "
-            "broker); beyond it 503 with `Retry-After`."
-        ),
-    )
-    ingest_max_held_bytes: int = Field(
-        16 * 1024 * 1024,
-        ge=1024,
-        description=(
-            "Most bytes of `POST /events` bodies held at once (by Content-Length, the body "
-            "limit when none), at least `SOCIALPULSE_INGEST_MAX_BYTES`; beyond it 503 with "
-            "`Retry-After`."
-        ),
-    )
-    ingest_ack_timeout: float = Field(
-        10.0,
-        gt=0,
-        description="Seconds `POST /events` waits for the broker to take the events (503 after).",
-    )
-    topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic.")
-    events_topic: str = Field("social-events", description="Topic producers write events to.")
-    dlq_topic: str = Field("social-events-dlq", description="Dead-letter topic for bad input.")
-    alerts_topic: str = Field("social-alerts", description="Topic alert events are written to.")
     app_id: str = Field("socialpulse", description="Faust app id: consumer group and prefix.")
     config_file: Path | None = Field(None, description="Optional YAML/JSON per-brand config.")
     allowed_lateness: float = Field(
@@ -226,10 +129,6 @@ class Settings(BaseSettings):
     )
     max_future: float = Field(
         300.0, ge=0, description="Seconds an event's time may lie ahead of the wall clock."
-    )
-    max_envelope_events: int = Field(10_000, ge=1, description="Most events in one envelope.")
-    max_message_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, description="Largest accepted Kafka message value, in bytes."
     )
     batch_max: int = Field(5_000, ge=1, description="Most messages the KPI agent takes per batch.")
     batch_within: float = Field(
@@ -295,59 +194,6 @@ class Settings(BaseSettings):
             "the lag metrics read. With Apache Kafka use 65536."
         ),
     )
-    # -- Kafka TLS and SASL (agents/kafka_security.py builds the clients' settings) --------
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT",
-        description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
-    )
-    kafka_ssl_cafile: Path | None = Field(
-        None, description="PEM file of the CA(s) that signed the brokers' certificates (TLS)."
-    )
-    kafka_ssl_certfile: Path | None = Field(
-        None, description="PEM client certificate for mutual TLS; needs the key file too."
-    )
-    kafka_ssl_keyfile: Path | None = Field(
-        None, description="PEM private key of the client certificate."
-    )
-    kafka_ssl_key_password: SecretStr | None = Field(
-        None, description="Password of an encrypted client key. Never logged."
-    )
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        "PLAIN", description="SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
-    )
-    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
-    kafka_sasl_password: SecretStr | None = Field(
-        None, description="SASL password. Never logged or shown."
-    )
-
-    @model_validator(mode="after")
-    def _ingest_bounds(self) -> Settings:
-        if self.ingest_max_held_bytes < self.ingest_max_bytes:
-            raise ValueError(
-                "SOCIALPULSE_INGEST_MAX_HELD_BYTES must be at least SOCIALPULSE_INGEST_MAX_BYTES"
-            )
-        return self
-
-    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _kafka_security(self) -> Settings:
-        from socialpulse.agents.kafka_security import check
-
-        check(
-            self.kafka_security_protocol,
-            cafile=self.kafka_ssl_cafile,
-            certfile=self.kafka_ssl_certfile,
-            keyfile=self.kafka_ssl_keyfile,
-            username=self.kafka_sasl_username,
-            has_password=bool(
-                self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value()
-            ),
-        )
-        return self
 
     @field_validator("timezone")
     @classmethod
@@ -358,42 +204,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
         return value
 
-    @field_validator("broker")
-    @classmethod
-    def _broker_url(cls, value: str) -> str:
-        bootstrap_servers(value)  # raises ValueError on a malformed URL
-        return value
-
-    @property
-    def bootstrap(self) -> str:
-        """The broker URL as a Kafka client's ``bootstrap.servers`` string."""
-        return bootstrap_servers(self.broker)
-
-    def load_file_config(self) -> FileConfig:
-        """Read the per-brand config file, or an empty config when none is set."""
+    def file_config(self) -> FileConfig:
+        """Read the per-brand config file, or an empty config when none is set. A process
+        reads it once, at its start, and hands the result to what needs it."""
         if self.config_file is None:
             return FileConfig()
         return load_file_config(self.config_file)
-
-
-def bootstrap_servers(url: str) -> str:
-    """Turn ``kafka://h1:9092;kafka://h2:9092`` into ``h1:9092,h2:9092``."""
-    hosts = []
-    for part in url.replace(",", ";").split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        if "://" in part:
-            scheme, part = part.split("://", 1)
-            if scheme not in ("kafka", "aiokafka", "tcp"):
-                raise ValueError(f"unsupported broker scheme {scheme!r} in {url!r}")
-        host, sep, port = part.rstrip("/").rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"broker address {part!r} in {url!r} is not host:port")
-        hosts.append(f"{host}:{port}")
-    if not hosts:
-        raise ValueError(f"no broker address in {url!r}")
-    return ",".join(hosts)
 
 
 def load_file_config(path: Path) -> FileConfig:

@@ -22,10 +22,11 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from mode import Service
 
-from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.persisted import RECORD_KEY, fence_record, replay_start
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
+from socialpulse.streams.connection import client_options
 
 log = logging.getLogger("socialpulse.state")
 
@@ -67,10 +68,12 @@ class StateLogError(RuntimeError):
     """The state log could not be written or read back."""
 
 
-class StateLog:
-    """One worker's access to the state log topic ``{app_id}-kpi-state``."""
+class StateLog(Service):
+    """One worker's access to the state log topic ``{app_id}-kpi-state``: a service of
+    the worker, stopped after the events reader (its reader closed)."""
 
-    def __init__(self, app: faust.App, settings: Settings) -> None:
+    def __init__(self, app: faust.App, settings: WorkerSettings) -> None:
+        super().__init__()
         self.app = app
         self.settings = settings
         self.name = f"{settings.app_id}-kpi-state"
@@ -164,6 +167,9 @@ class StateLog:
             )
             await self._reader.start()
         return self._reader
+
+    async def on_stop(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         if self._reader is not None:

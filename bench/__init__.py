@@ -5,4 +5,8 @@ aiokafka, Faust's no-op agent, a naive Faust table, socialpulse workers), ``faus
 holds the two Faust apps, ``latency`` measures end-to-end latency and scrape time,
 ``report`` prints the table and writes the JSON and the PNG chart, ``run`` ties them.
 The older scripts (``throughput.py``, ``memory.py``, ``enrichment.py``) run on their own.
+
+A development tool of the source checkout, not part of the installed package: run it from
+the checkout's root as ``bench`` (``python -m bench.run``, ``make bench``), which
+``socialpulse bench`` finds on its own.
 """

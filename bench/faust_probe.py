@@ -1,4 +1,4 @@
-"""The two Faust baselines, run as ``python -m socialpulse.bench.faust_probe MODE ...``:
+"""The two Faust baselines, run as ``python -m bench.faust_probe MODE ...``:
 
 * ``noop``: an agent that only counts messages (Faust's own ceiling);
 * ``table``: the naive way, a tumbling-window table updated per event.

@@ -1,9 +1,9 @@
 """Load on ``socialpulse ingest``: many concurrent clients, small and near-limit bodies,
 some invalid; what the server sustains and what it costs in memory.
 
-    python -m socialpulse.bench.ingest_load --help
-    python -m socialpulse.bench.ingest_load                       # 2,000 requests, 64 clients
-    python -m socialpulse.bench.ingest_load --requests 5000 --max-bytes 65536 --json out.json
+    python -m bench.ingest_load --help
+    python -m bench.ingest_load                                   # 2,000 requests, 64 clients
+    python -m bench.ingest_load --requests 5000 --max-bytes 65536 --json out.json
 
 It starts an embedded broker, a socialpulse worker and ``socialpulse ingest`` (the real
 command, as a process of its own, with the settings given here or their defaults), then
@@ -280,7 +280,7 @@ def ingest_server(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.P
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m socialpulse.bench.ingest_load",
+        prog="python -m bench.ingest_load",
         description=(
             "Concurrent load on `socialpulse ingest` over loopback, with an embedded broker "
             "and a worker that counts what was accepted; prints the figures of docs/ingest.md."
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from socialpulse.bench.probes import embedded_broker, workers
+    from bench.probes import embedded_broker, workers
 
     bodies = plan(args.requests, large=args.large, invalid=args.invalid, max_bytes=args.max_bytes)
     with (

@@ -9,8 +9,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from socialpulse.bench.corpus import ENVELOPE, Event, messages, producer
-from socialpulse.bench.probes import Worker
+from bench.corpus import ENVELOPE, Event, messages, producer
+from bench.probes import Worker
 from socialpulse.streams.partitioning import brand_partition
 
 TICK = 0.02  # seconds between sends

@@ -20,10 +20,19 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from bench.corpus import Event, messages, send_messages
 from socialpulse.agents.processes import free_port, wait_port
-from socialpulse.bench.corpus import Event, messages, send_messages
 
 CLI = [sys.executable, "-m", "socialpulse.cli.main"]
+#: the folder that holds the ``bench`` package (the checkout's root): not installed, so a
+#: process started with ``-m bench.x`` finds it through PYTHONPATH (see :func:`bench_env`)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_env() -> dict[str, str]:
+    """This process's environment with :data:`ROOT` first on PYTHONPATH."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 @dataclass
@@ -83,7 +92,7 @@ def faust_probe(mode: str, bootstrap: str, topic: str, expect: int, workdir: Pat
     cmd = [
         sys.executable,
         "-m",
-        "socialpulse.bench.faust_probe",
+        "bench.faust_probe",
         mode,
         "--broker",
         f"kafka://{bootstrap}",
@@ -95,7 +104,7 @@ def faust_probe(mode: str, bootstrap: str, topic: str, expect: int, workdir: Pat
         f"bench-{mode}-{uuid.uuid4().hex[:8]}",
     ]
     log = (workdir / f"faust-{mode}.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=log)
+    proc = subprocess.Popen(cmd, cwd=workdir, env=bench_env(), stdout=subprocess.PIPE, stderr=log)
     first = done = None
     count = 0
     try:

@@ -26,7 +26,12 @@ import argparse
 import gc
 import sys
 import time
+from pathlib import Path
 
+if not __package__:  # run as `python bench/recovery.py`: `import bench` needs the repo's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.memory import DAY_MINUTES, MB, Feed, rss_bytes
 from socialpulse.agents.persisted import (
     KeyBook,
     LogTail,
@@ -41,7 +46,6 @@ from socialpulse.agents.persisted import (
     stage_writes,
 )
 from socialpulse.agents.state import MAX_WINDOW_MINUTES, BrandState, Group, KpiState
-from socialpulse.bench.memory import DAY_MINUTES, MB, Feed, rss_bytes
 from socialpulse.streams.partitioning import brand_partition
 
 

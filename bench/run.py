@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from socialpulse.bench import latency
-from socialpulse.bench.corpus import ENVELOPE, Event, fill, make_events, renamed
-from socialpulse.bench.probes import (
+from bench import latency
+from bench.corpus import ENVELOPE, Event, fill, make_events, renamed
+from bench.probes import (
     Rate,
     drain,
     embedded_broker,
@@ -27,7 +27,7 @@ from socialpulse.bench.probes import (
     raw,
     workers,
 )
-from socialpulse.bench.report import CHART_HINT, Report, Row
+from bench.report import CHART_HINT, Report, Row
 
 RAW_ENVELOPES = "raw: aiokafka + orjson, envelopes of 500"
 RAW_SINGLE = "raw: aiokafka + orjson, single events"
@@ -280,3 +280,10 @@ def main_output(options: Options, say: Say) -> int:
     else:
         print(f"\nwrote {json_path} and {png_path} ({took})")
     return 0
+
+
+if __name__ == "__main__":  # `python -m bench.run [OPTIONS]`: the same as `socialpulse bench`
+    from socialpulse.cli.main import main
+
+    sys.argv = ["socialpulse", "bench", *sys.argv[1:]]
+    main()

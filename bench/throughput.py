@@ -22,9 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+if not __package__:  # run as `python bench/throughput.py`: `import bench` needs the repo's root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import fill
+from bench.probes import CLI, embedded_broker
 from socialpulse.agents.processes import free_port, wait_port
-from socialpulse.bench.corpus import fill
-from socialpulse.bench.probes import CLI, embedded_broker
 from socialpulse.streams.generator import SyntheticStream
 from socialpulse.streams.topics import ensure_topics
 

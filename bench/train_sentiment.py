@@ -1,6 +1,6 @@
 """Train the ``model`` sentiment scorer's heads on the UMSAB tweets.
 
-    python -m socialpulse.bench.train_sentiment ../shared/data/umsab \\
+    python -m bench.train_sentiment ../shared/data/umsab \\
         --cache /tmp/umsab-embeddings --out streams/enrich/models/sentiment_heads.npz
 
 For each of ar, en, fr, de, it, pt, es: a softmax regression on the e5 embedding and the

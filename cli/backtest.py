@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from socialpulse.agents.batch_core import BatchCore, SourceMessage
-from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.agents.state import KpiState
 from socialpulse.alerts.detector import AlertEngine
 from socialpulse.alerts.lifecycle import Check
@@ -81,7 +81,7 @@ class Backtest:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: WorkerSettings,
         config: FileConfig,
         *,
         enrich: bool = True,

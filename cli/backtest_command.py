@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from socialpulse.agents.gc_tuning import tune_gc
-from socialpulse.agents.settings import ConfigFileError, Settings, load_file_config
+from socialpulse.agents.settings import ConfigFileError, WorkerSettings, load_file_config
 from socialpulse.cli.backtest import Backtest, CoreProducer, summary, table
 from socialpulse.streams import codec, plugins
 from socialpulse.streams.builtin_plugins import REPLAY_OPTIONS, check_replay, replay
 
 
-def backtest_command(settings: Settings) -> click.Command:
+def backtest_command(worker_settings: Callable[[], WorkerSettings]) -> click.Command:
+    """``socialpulse backtest``: the worker's settings (read when it runs) and config file."""
+
     @click.command("backtest")
     @plugins.with_options(REPLAY_OPTIONS[:-1])  # the file options of `replay`, checked below
     @click.option(
@@ -67,8 +70,9 @@ def backtest_command(settings: Settings) -> click.Command:
 
             if not can_plot():
                 raise click.ClickException(MISSING)
+        settings = worker_settings()
         try:
-            config = load_file_config(config_path) if config_path else settings.load_file_config()
+            config = load_file_config(config_path) if config_path else settings.file_config()
             run = Backtest(settings, config, enrich=settings.enrich, trace=plot_dir is not None)
         except (ConfigFileError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None

@@ -48,8 +48,8 @@ from socialpulse.agents.processes import (
     split_host_port,
     wait_port,
 )
-from socialpulse.agents.settings import Settings
-from socialpulse.streams.generator import COMPETITOR_GROUP, DEFAULT_BRANDS
+from socialpulse.agents.settings import WorkerSettings
+from socialpulse.streams.vocabulary import COMPETITOR_GROUP, DEFAULT_BRANDS
 
 #: goals of the demo brands (as in deploy/socialpulse.yml); later brands cycle through them
 DEMO_GOALS = ("awareness", "conversion", "leads", "reputation", "community", "service", "crisis")
@@ -205,7 +205,7 @@ def default_log_dir() -> Path:
 
 
 def run_demo(
-    settings: Settings,
+    settings: WorkerSettings,
     plan: DemoPlan,
     *,
     out: TextIO | None = None,
@@ -294,7 +294,7 @@ def run_demo(
             config_dir.cleanup()
 
 
-def check_ports(settings: Settings) -> None:
+def check_ports(settings: WorkerSettings) -> None:
     """Every port the demo needs, before anything starts: the worker's web port must be
     free (else the demo would read another worker's metrics); the broker's is either free
     (the demo starts one) or answered by a broker the demo then uses."""

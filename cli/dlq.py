@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from socialpulse.agents.kafka_security import client_options
-from socialpulse.agents.settings import Settings
+from socialpulse.streams.connection import client_options
+from socialpulse.streams.settings import KafkaSettings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -110,7 +110,7 @@ def decode(record: Any) -> DeadLetter:
 
 
 async def read_dead_letters(
-    settings: Settings,
+    settings: KafkaSettings,
     *,
     reasons: Iterable[str] = (),
     since: float | None = None,

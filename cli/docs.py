@@ -14,12 +14,14 @@ import sys
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from pydantic_settings import BaseSettings
 
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.lag import ConsumerLagCollector
 from socialpulse.agents.metrics import Metrics
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
 from socialpulse.agents.state import KpiState
+from socialpulse.streams.settings import IngestSettings, KafkaSettings
 
 
 def metrics_markdown() -> str:
@@ -53,13 +55,28 @@ def _declared_labels(name: str) -> list[str]:
     return []
 
 
+#: each kind of settings and the processes that read it (a field is listed once, with the
+#: first kind that declares it: the connection's fields with every process)
+SETTINGS_KINDS: tuple[tuple[type[BaseSettings], str], ...] = (
+    (KafkaSettings, "every process"),
+    (WorkerSettings, "worker"),
+    (IngestSettings, "`ingest`"),
+)
+
+
 def settings_markdown() -> str:
-    """The table of every ``SOCIALPULSE_*`` setting with its default."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = field.default
-        shown = "—" if default is None else f"`{default}`"
-        rows.append(f"| `SOCIALPULSE_{name.upper()}` | {shown} | {field.description or ''} |")
+    """The table of every ``SOCIALPULSE_*`` setting with its default and who reads it."""
+    rows = ["| variable | default | read by | meaning |", "|---|---|---|---|"]
+    listed: set[str] = set()
+    for kind, readers in SETTINGS_KINDS:
+        for name, field in kind.model_fields.items():
+            if name in listed:
+                continue
+            listed.add(name)
+            default = field.default
+            shown = "—" if default is None else f"`{default}`"
+            meaning = field.description or ""
+            rows.append(f"| `SOCIALPULSE_{name.upper()}` | {shown} | {readers} | {meaning} |")
     return "\n".join(rows)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from socialpulse.agents.processes import port_open, port_taken
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
 
 #: socialpulse's commands, in the order --help lists them
 SOCIALPULSE_COMMANDS = (
@@ -123,7 +123,7 @@ def brokers_answering(bootstrap: str) -> bool:
 
 
 def worker_preflight(
-    settings: Settings, web_bind: str | None, web_port: int | None, *, web: bool = True
+    settings: WorkerSettings, web_bind: str | None, web_port: int | None, *, web: bool = True
 ) -> None:
     """Raise a one-line ClickException when the worker could not start."""
     if not brokers_answering(settings.bootstrap):
@@ -140,8 +140,10 @@ def worker_preflight(
         )
 
 
-def dress(root: click.Group, settings: Settings) -> None:
-    """Turn Faust's root group into socialpulse's (in place: Faust's app.main() runs it)."""
+def dress(root: click.Group, settings: WorkerSettings | None) -> None:
+    """Turn Faust's root group into socialpulse's (in place: Faust's app.main() runs it).
+    With the worker's ``settings`` (when a Faust command runs), ``worker`` shows the
+    defaults it really uses and checks the broker and its port first."""
     root.__class__ = type("SocialPulseRoot", (SocialPulseGroup, type(root)), {})
     root.help = ROOT_HELP
     root.short_help = None
@@ -158,16 +160,17 @@ def dress(root: click.Group, settings: Settings) -> None:
             root.commands[name].short_help = text
     worker = root.commands.get("worker")
     if worker is not None:
-        _dress_worker(worker, settings)
+        worker.short_help = "Run the worker: KPIs, alerts, the live board and /metrics."
+        if settings is not None:
+            _dress_worker(worker, settings)
 
 
-def _dress_worker(worker: click.Command, settings: Settings) -> None:
+def _dress_worker(worker: click.Command, settings: WorkerSettings) -> None:
     worker.help = (
         "Run the socialpulse worker: read events, keep the KPIs, serve the live board (/), "
         f"/metrics and the alerts on http://{settings.web_host}:{settings.web_port}/.\n\n"
         "It checks first that the broker answers and that its web port is free."
     )
-    worker.short_help = "Run the worker: KPIs, alerts, the live board and /metrics."
     defaults = {
         "web_port": f"[default: {settings.web_port}, from SOCIALPULSE_WEB_PORT]",
         "web_host": f"[default: {settings.web_host}, from SOCIALPULSE_WEB_HOST]",

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 
 from socialpulse.agents.app import create_app
-from socialpulse.agents.kafka_security import client_options
-from socialpulse.agents.settings import ConfigFileError, Settings
+from socialpulse.agents.settings import ConfigFileError, WorkerSettings
 from socialpulse.cli.backtest_command import backtest_command
 from socialpulse.cli.board_prometheus import board_command
 from socialpulse.cli.broker import BrokerError, run_broker
@@ -36,11 +37,15 @@ from socialpulse.cli.dlq import (
 from socialpulse.cli.group import dress
 from socialpulse.streams import builtin_plugins, plugins
 from socialpulse.streams.builtin_plugins import GENERATOR_OPTIONS, REPLAY_OPTIONS, synthetic_stream
+from socialpulse.streams.connection import client_options
 from socialpulse.streams.contract import REASONS
 from socialpulse.streams.producer import EventProducer
+from socialpulse.streams.settings import IngestSettings, KafkaSettings, ProducerSettings
+
+S = TypeVar("S", bound=KafkaSettings)
 
 
-def _producer(settings: Settings, max_events: int = 500) -> EventProducer:
+def _producer(settings: KafkaSettings, max_events: int = 500) -> EventProducer:
     return EventProducer(
         settings.bootstrap,
         settings.events_topic,
@@ -51,7 +56,7 @@ def _producer(settings: Settings, max_events: int = 500) -> EventProducer:
     )
 
 
-async def _with_broker(coro: Any, settings: Settings) -> Any:
+async def _with_broker(coro: Any, settings: KafkaSettings) -> Any:
     try:
         return await coro
     except (ConnectionError, OSError) as exc:
@@ -65,14 +70,59 @@ async def _with_broker(coro: Any, settings: Settings) -> Any:
         raise
 
 
-def build_commands(settings: Settings) -> list[click.Command]:
-    """socialpulse's own commands, as plain click commands (clean errors, no worker)."""
+#: ``socialpulse bench`` outside a source checkout (``bench/`` is not installed)
+NO_BENCH = (
+    "`socialpulse bench` is a development tool that runs from a source checkout "
+    "(`make bench`): no bench/ beside the installed package or in the current directory"
+)
+
+
+def bench_checkout() -> Path | None:
+    """The source checkout whose ``bench/`` ``socialpulse bench`` runs: the source tree of an
+    editable install (the folder above this package's), else the current directory."""
+    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
+        if (root / "bench" / "run.py").is_file():
+            return root
+    return None
+
+
+def invalid_settings(exc: ValidationError) -> str:
+    """A settings error as one line naming the variables."""
+    errors = "; ".join(
+        f"SOCIALPULSE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+        for e in exc.errors()
+    )
+    return f"invalid settings: {errors}"
+
+
+def loader(kind: type[S]) -> Callable[[], S]:
+    """The settings of one kind, read from the environment on first use (a command reads
+    only its own kind); an invalid variable is a one-line error."""
+
+    @functools.cache
+    def load() -> S:
+        try:
+            return kind()
+        except ValidationError as exc:
+            raise click.ClickException(invalid_settings(exc)) from None
+
+    return load
+
+
+def build_commands() -> list[click.Command]:
+    """socialpulse's own commands, as plain click commands (clean errors, no worker). Each
+    reads only the settings of its kind: the producers ``ProducerSettings``, the HTTP
+    ingest ``IngestSettings``, the commands that run or replay a worker
+    ``WorkerSettings``."""
+    producer_settings = loader(ProducerSettings)
+    ingest_settings = loader(IngestSettings)
+    worker_settings = loader(WorkerSettings)
 
     @click.command()
     def broker() -> None:
         """Run the embedded Kafka-compatible broker (Tansu, in memory) on SOCIALPULSE_BROKER."""
         try:
-            code = run_broker(settings.bootstrap)
+            code = run_broker(producer_settings().bootstrap)
         except BrokerError as exc:
             raise click.ClickException(str(exc)) from None
         if code:
@@ -96,8 +146,8 @@ def build_commands(settings: Settings) -> list[click.Command]:
         The same as `socialpulse produce generator`, plus --output. With --output, the
         file holds the --duration seconds of event time up to now, and a --crisis starts
         --crisis-in seconds after the file's first second (a file for `backtest`)."""
-        from socialpulse.streams.generate import write_file
         from socialpulse.streams.generator import crisis_burst
+        from socialpulse.streams.pacing import write_file
 
         err = None if quiet else sys.stderr
         if output is not None:
@@ -130,7 +180,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
             click.echo(f"wrote {n:,} events to {output}")
             return
         synthetic_stream(options["rate"], options["brands"], options["seed"], options["crisis"])
-        _run(_produce(settings, builtin_plugins.generator, options, err))
+        _run(_produce(producer_settings(), builtin_plugins.generator, options, err))
 
     @click.command()
     @plugins.with_options(REPLAY_OPTIONS)
@@ -143,7 +193,9 @@ def build_commands(settings: Settings) -> list[click.Command]:
         A .csv / .tsv FILE (or --format csv) is read as `socialpulse produce csv` reads it:
         columns map to event fields with --map FIELD=COLUMN and --set FIELD=VALUE.
         The same as `socialpulse produce replay FILE`. Exit status 1 if any event was refused."""
-        sink = _run(_produce(settings, builtin_plugins.replay, options, sys.stderr, envelope))
+        sink = _run(
+            _produce(producer_settings(), builtin_plugins.replay, options, sys.stderr, envelope)
+        )
         report_sink("replay", sink)
         if sum(sink.refused.values()):
             sys.exit(1)
@@ -164,7 +216,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
             if not show:
                 click.echo("\nrun one with: socialpulse produce NAME [OPTIONS]", err=True)
 
-    produce.settings = settings  # type: ignore[attr-defined]
+    produce.settings = producer_settings  # type: ignore[attr-defined]
 
     @click.command()
     @click.option(
@@ -217,7 +269,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
         if rate <= 0:
             raise click.BadParameter("must be positive", param_hint="--rate")
         plan = DemoPlan(rate, brands, seed, history, crisis, crisis_in)
-        code = run_demo(settings, plan, log_dir=log_dir)
+        code = run_demo(worker_settings(), plan, log_dir=log_dir)
         if code:
             sys.exit(code)
 
@@ -255,9 +307,18 @@ def build_commands(settings: Settings) -> list[click.Command]:
     def bench(events: int, single: int, latency_seconds: float, out: Path, profile: bool) -> None:
         """Throughput side by side on the embedded broker, the same events for every row:
         raw aiokafka, Faust's no-op agent, a naive Faust table, and socialpulse (envelopes,
-        single events, two workers); latency at half load; a 10k-series scrape."""
-        from socialpulse.bench.probes import BenchError
-        from socialpulse.bench.run import Options, main_output
+        single events, two workers); latency at half load; a 10k-series scrape. A development
+        tool: it runs from a source checkout (`make bench`)."""
+        root = bench_checkout()
+        if root is not None and str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        try:
+            from bench.probes import BenchError
+            from bench.run import Options, main_output
+        except ModuleNotFoundError as exc:
+            if exc.name not in {"bench", "bench.probes", "bench.run"}:
+                raise
+            raise click.ClickException(NO_BENCH) from None
 
         options = Options(events, single, latency_seconds, out, profile)
         try:
@@ -321,7 +382,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
                 result = evaluate_three_class(
                     texts,
                     read_labels(label_file),
-                    Enricher(mode=mode or settings.sentiment_model),
+                    Enricher(mode=mode or worker_settings().sentiment_model),
                     lang,
                 )
             except (ValueError, ModelMissing, NoModel) as exc:
@@ -341,7 +402,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
                 echo=echo,
                 err=err,
                 interactive=interactive,
-                mode=mode or settings.sentiment_model,
+                mode=mode or worker_settings().sentiment_model,
             )
         except (ModelMissing, NoModel) as exc:
             raise click.ClickException(str(exc)) from None
@@ -415,8 +476,10 @@ def build_commands(settings: Settings) -> list[click.Command]:
           curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
             -d '{"id":"1","ts":1700000000,"brand":"acme","kind":"like"}' localhost:8088/events
         """
-        from socialpulse.streams import ingest as http
+        from socialpulse.streams.ingest import server as http
+        from socialpulse.streams.ingest.delivery import DeliveryProducer
 
+        settings = ingest_settings()
         tokens = http.parse_tokens(settings.ingest_token)
         if not tokens:
             raise click.ClickException(
@@ -433,7 +496,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
             max_in_flight=settings.ingest_max_in_flight,
             max_held=settings.ingest_max_held_bytes,
         )
-        producer = http.DeliveryProducer(
+        producer = DeliveryProducer(
             settings.bootstrap,
             settings.events_topic,
             partitions=settings.topic_partitions,
@@ -512,6 +575,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
         """
         if ctx.invoked_subcommand is not None:
             return
+        settings = producer_settings()
         since_t = _since(since)
         out = click.get_binary_stream("stdout")
         counts: collections.Counter[str] = collections.Counter()
@@ -575,6 +639,7 @@ def build_commands(settings: Settings) -> list[click.Command]:
             )
         from socialpulse.streams.validation import Invalid
 
+        settings = producer_settings()
         since_t = _since(since)
         sent = 0
         refused: collections.Counter[str] = collections.Counter()
@@ -634,14 +699,14 @@ def build_commands(settings: Settings) -> list[click.Command]:
         bench,
         score_text,
         alerts,
-        backtest_command(settings),
+        backtest_command(worker_settings),
         ingest,
         board_command,
     ]
 
 
 async def _produce(
-    settings: Settings,
+    settings: KafkaSettings,
     plugin: plugins.Plugin,
     options: dict[str, Any],
     err: Any,
@@ -667,7 +732,7 @@ def report_sink(label: str, sink: plugins.Sink) -> None:
 class PluginGroup(click.Group):
     """`socialpulse produce`: one subcommand per installed producer plug-in."""
 
-    settings: Settings
+    settings: Callable[[], ProducerSettings]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(plugins.discover())
@@ -687,7 +752,7 @@ class PluginGroup(click.Group):
         settings = self.settings
 
         def run(**options: Any) -> None:
-            sink = _run(_produce(settings, plugin, options, sys.stderr))
+            sink = _run(_produce(settings(), plugin, options, sys.stderr))
             report_sink(f"produce {plugin.name}", sink)
             if sum(sink.refused.values()):
                 sys.exit(1)
@@ -711,22 +776,48 @@ def _run(coro: Any) -> Any:
         sys.exit(130)
 
 
+def invoked(group: click.Group, args: list[str]) -> str | None:
+    """The name of the command ``args`` run (None for the root's own --help, --version):
+    the first word that is neither an option of the root nor an option's value."""
+    takes_value = {
+        opt
+        for param in group.params
+        if isinstance(param, click.Option) and not param.is_flag
+        for opt in param.opts
+    }
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            return next(words, None)
+        if word.startswith("-"):
+            if word in takes_value:
+                next(words, None)
+            continue
+        return word
+    return None
+
+
 def main() -> None:
-    """Entry point of the ``socialpulse`` console script."""
+    """Entry point of the ``socialpulse`` console script.
+
+    Faust's commands (``worker``, ``send``, ``tables``, ...) run the worker's app: only
+    for them are the worker's settings and the config file read (once) and the app
+    built. socialpulse's own commands read only their own settings, when they run."""
+    faust_commands = set(faust_cli.commands)
+    for command in build_commands():
+        faust_cli.add_command(command)
+    if invoked(faust_cli, sys.argv[1:]) not in faust_commands:
+        dress(faust_cli, None)
+        faust_cli(prog_name="socialpulse")
+        return
     try:
-        settings = Settings()
-        settings.load_file_config()
+        settings = WorkerSettings()
+        config = settings.file_config()
     except ValidationError as exc:
-        errors = "; ".join(
-            f"SOCIALPULSE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        sys.exit(f"socialpulse: invalid settings: {errors}")
+        sys.exit(f"socialpulse: {invalid_settings(exc)}")
     except ConfigFileError as exc:
         sys.exit(f"socialpulse: {exc}")
-    app = create_app(settings)
-    for command in build_commands(settings):
-        faust_cli.add_command(command)
+    app = create_app(settings, config=config)
     dress(faust_cli, settings)
     app.main()
 

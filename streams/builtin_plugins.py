@@ -74,8 +74,8 @@ async def run_generator(
     crisis_in: float,
 ) -> None:
     """History first (if asked), then live at ``rate``, with the scripted crisis."""
-    from socialpulse.streams.generate import run_live, send_history
     from socialpulse.streams.generator import crisis_burst
+    from socialpulse.streams.pacing import run_live, send_history
 
     stream = synthetic_stream(rate, brands, seed, crisis)
     if history:

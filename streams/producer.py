@@ -7,14 +7,22 @@ Each brand's events go, as envelopes of up to ``max_events`` events and ``max_by
 bytes, to the partition that owns the brand (``partitioning.brand_partition``), so the
 worker never has to forward them. A brand's buffer is sent when it is full or after
 ``linger`` seconds. ``SyncEventProducer`` is the same for code without an event loop.
+
+:meth:`EventProducer.send_encoded` queues an event already validated and encoded, and
+answers the delivery future of the envelope it joins: a caller that must know when its
+events are on the broker (the HTTP ingest server) awaits that. Such a producer says
+``raise_errors = False``: a failed envelope is logged and reported to its future
+(:class:`BrokerUnavailable`) instead of raised into whichever caller happens to send next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Iterable
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,6 +33,12 @@ from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.topics import ensure_topics
 from socialpulse.streams.validation import validate_event
 
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """An envelope was not handed to the broker, or the broker did not acknowledge it."""
+
 
 class EventProducer:
     """Async producer of contract events in brand-keyed envelopes."""
@@ -32,6 +46,10 @@ class EventProducer:
     #: a partly filled envelope goes out after ``linger`` seconds (a subclass that sends
     #: nowhere but in memory, and flushes at the end, says False)
     lingers: bool = True
+    #: a send or delivery error is raised from send()/send_encoded()/flush() (True); a
+    #: subclass whose callers await the futures of send_encoded() says False: the error
+    #: is logged and set on the envelope's future, and the other brands' envelopes go on
+    raise_errors: bool = True
 
     def __init__(
         self,
@@ -61,6 +79,8 @@ class EventProducer:
         self._partitions = partitions
         self._buffers: dict[str, list[bytes]] = {}
         self._sizes: dict[str, int] = {}
+        #: the delivery future of each brand's buffer, made when send_encoded() asks for it
+        self._receipts: dict[str, asyncio.Future[None]] = {}
         self._pending: list[asyncio.Future[Any]] = []
         self._linger_task: asyncio.Task[None] | None = None
         self._handing_over = asyncio.Lock()
@@ -100,20 +120,42 @@ class EventProducer:
         if self.validate:
             # a copy, so the caller's dict is not normalised; a non-object is refused there
             event = validate_event(dict(event) if isinstance(event, dict) else event)
-        brand = event["brand"]
-        data = codec.dumps(event)
-        buf = self._buffers.setdefault(brand, [])
-        size = self._sizes.get(brand, 2)
-        if buf and size + len(data) + 1 > self.max_bytes:
+        await self._add(event["brand"], codec.dumps(event), receipt=False)
+
+    async def send_encoded(self, brand: str, data: bytes) -> asyncio.Future[None]:
+        """Queue one event of ``brand`` already validated and encoded (``codec.dumps``).
+
+        The answer is the delivery future of the envelope the event joins (shared with
+        the other events of that envelope): its result is None once the broker has the
+        envelope, its exception a :class:`BrokerUnavailable` when it could not be handed
+        over or was not acknowledged.
+        """
+        receipt = await self._add(brand, data, receipt=True)
+        assert receipt is not None
+        return receipt
+
+    async def _add(self, brand: str, data: bytes, *, receipt: bool) -> asyncio.Future[None] | None:
+        # while, not if: other callers may fill the next buffer during the hand-over
+        while self._buffers.get(brand) and self._sizes[brand] + len(data) + 1 > self.max_bytes:
             await self._send_brand(brand)
-            buf = self._buffers.setdefault(brand, [])
-            size = 2
+        # no await from here to the append: the receipt is the one of the buffer joined
+        waiter = self._receipt(brand) if receipt else None
+        buf = self._buffers.setdefault(brand, [])
         buf.append(data)
-        self._sizes[brand] = size + len(data) + 1
+        self._sizes[brand] = self._sizes.get(brand, 2) + len(data) + 1
         if len(buf) >= self.max_events:
             await self._send_brand(brand)
         elif self._linger_task is None and self.lingers:
             self._linger_task = asyncio.ensure_future(self._linger())
+        return waiter
+
+    def _receipt(self, brand: str) -> asyncio.Future[None]:
+        waiter = self._receipts.get(brand)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            waiter.add_done_callback(_retrieve)  # nobody may wait for it (--no-wait)
+            self._receipts[brand] = waiter
+        return waiter
 
     async def send_many(self, events: Iterable[dict[str, Any]]) -> None:
         """Queue many events."""
@@ -147,16 +189,27 @@ class EventProducer:
         async with self._handing_over:
             buf = self._buffers.pop(brand, None)
             self._sizes.pop(brand, None)
-            if not buf:
+            receipt = self._receipts.pop(brand, None)
+            if not buf:  # (a receipt is made only with an event in the buffer)
                 return None
-            assert self._producer is not None, "start() the producer first"
-            value = b"[" + b",".join(buf) + b"]"
-            fut = await self._producer.send(
-                self.topic,
-                value,
-                key=brand.encode("utf-8"),
-                partition=brand_partition(brand, self._partitions),
-            )
+            try:
+                assert self._producer is not None, "start() the producer first"
+                value = b"[" + b",".join(buf) + b"]"
+                fut = await self._producer.send(
+                    self.topic,
+                    value,
+                    key=brand.encode("utf-8"),
+                    partition=brand_partition(brand, self._partitions),
+                )
+            except BaseException as exc:
+                if receipt is not None and not receipt.done():
+                    receipt.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
+                if self.raise_errors or not isinstance(exc, Exception):
+                    raise
+                log.warning("could not send an envelope of %s: %r", brand, exc)
+                return None  # its callers learn it from the receipt; other brands go on
+        if receipt is not None:
+            fut.add_done_callback(partial(_settle, receipt))
         self._pending.append(fut)
         self.events_sent += len(buf)
         self.messages_sent += 1
@@ -166,21 +219,46 @@ class EventProducer:
     async def _reap(self) -> None:
         if len(self._pending) < 256:
             return
-        done = [f for f in self._pending if f.done()]
-        for fut in done:
-            fut.result()  # raise a delivery error here rather than never
+        if self.raise_errors:
+            for fut in self._pending:
+                if fut.done():
+                    fut.result()  # raise a delivery error here rather than never
+        # else the delivery errors reach the receipts: never raise them into another caller
         self._pending = [f for f in self._pending if not f.done()]
         if len(self._pending) >= 1024:  # back-pressure: wait for the oldest deliveries
-            await asyncio.gather(*self._pending[:512])
+            if self.raise_errors:
+                await asyncio.gather(*self._pending[:512])
+            else:
+                await asyncio.wait(self._pending[:512])
             del self._pending[:512]
 
     async def flush(self) -> None:
-        """Send every buffered event and wait until the broker has them all."""
+        """Send every buffered event and wait until the broker has them all (with
+        ``raise_errors`` False, an envelope not delivered is logged, not raised)."""
         for brand in list(self._buffers):
             await self._send_brand(brand)
         pending, self._pending = self._pending, []
-        if pending:
+        if not pending:
+            return
+        if self.raise_errors:
             await asyncio.gather(*pending)
+            return
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, BaseException):
+                log.warning("an envelope was not delivered: %r", result)
+
+    async def reachable(self, timeout: float = 5.0) -> bool:
+        """True when the broker answers a metadata request within ``timeout`` seconds
+        (False before :meth:`start`)."""
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            return bool(await asyncio.wait_for(producer.client.force_metadata_update(), timeout))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
 
     async def stop(self) -> None:
         """Flush and disconnect."""
@@ -195,6 +273,24 @@ class EventProducer:
                     await self._linger_task
             await self._producer.stop()
             self._producer = None
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as seen (it is reported elsewhere, or nobody waits)."""
+    if not fut.cancelled():
+        fut.exception()
+
+
+def _settle(receipt: asyncio.Future[None], fut: asyncio.Future[Any]) -> None:
+    """Pass an envelope's delivery outcome to its receipt."""
+    if receipt.done():
+        return
+    if fut.cancelled():
+        receipt.set_exception(BrokerUnavailable("the delivery was cancelled"))
+    elif (exc := fut.exception()) is not None:
+        receipt.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
+    else:
+        receipt.set_result(None)
 
 
 class SyncEventProducer:

@@ -29,7 +29,7 @@ import yaml
 from socialpulse.agents.kpis import GOAL_KPIS
 from socialpulse.cli.demo import DEMO_GOALS
 from socialpulse.grafana.boards.common import headline_query
-from socialpulse.streams.generator import DEFAULT_BRANDS
+from socialpulse.streams.vocabulary import DEFAULT_BRANDS
 from tests.integration.conftest import CLI, free_port, wait_port
 from tests.system_tools import require
 

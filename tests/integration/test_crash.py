@@ -23,8 +23,8 @@ from confluent_kafka import Producer
 
 from socialpulse.agents.processes import free_port
 from socialpulse.streams import codec
-from socialpulse.streams.generate import history
 from socialpulse.streams.generator import SyntheticStream
+from socialpulse.streams.pacing import history
 from socialpulse.streams.partitioning import brand_partition
 from tests.integration.conftest import Samples, Stack
 

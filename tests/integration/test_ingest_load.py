@@ -7,7 +7,7 @@ refused with 503 a few times. Checked: every request is answered (202, 400 or 50
 Retry-After, never a dropped connection); the bound was reached and every refusal is
 counted; every 202'd event is counted exactly once by the real worker (its Prometheus
 metrics); nothing stays held afterwards; the server's peak RSS stays under the ceiling.
-The figures themselves are the bench's (``python -m socialpulse.bench.ingest_load``).
+The figures themselves are the bench's (``python -m bench.ingest_load``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from socialpulse.bench.ingest_load import (
+from bench.ingest_load import (
     TOKEN,
     counted,
     ingest_server,

@@ -26,10 +26,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from socialpulse.agents.kafka_security import client_options
 from socialpulse.agents.processes import free_port
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
 from socialpulse.cli.broker import broker_binary
+from socialpulse.streams.connection import client_options
 from socialpulse.streams.producer import EventProducer
 from tests.integration.conftest import Stack, kpi, value, wait_port
 from tests.tls import KEY_PASSWORD, Tls, make_tls
@@ -126,7 +126,7 @@ def test_worker_producer_and_consumer_over_mutual_tls(tmp_path: Path) -> None:
         "SOCIALPULSE_KAFKA_SSL_KEYFILE": str(tls.client_key),
         "SOCIALPULSE_KAFKA_SSL_KEY_PASSWORD": KEY_PASSWORD,
     }
-    settings = Settings(**{k.removeprefix("SOCIALPULSE_").lower(): v for k, v in env.items()})
+    settings = WorkerSettings(**{k.removeprefix("SOCIALPULSE_").lower(): v for k, v in env.items()})
     options = client_options(settings)
 
     with (

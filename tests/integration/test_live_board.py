@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from socialpulse.streams.generator import DEFAULT_BRANDS
+from socialpulse.streams.vocabulary import DEFAULT_BRANDS
 from tests.browser import Browser
 from tests.integration.conftest import CLI, Stack, free_port, wait_port
 from tests.system_tools import require

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.agents.testing import Harness
 from socialpulse.alerts.rules import Tuning
 from socialpulse.cli.backtest import Backtest, CoreProducer
@@ -97,7 +97,7 @@ def backtest(tmp: Path) -> list[Key]:
     path = tmp / "scenarios.jsonl"
     path.write_text("".join(json.dumps(ev) + "\n" for ev in EVENTS), encoding="utf-8")
     config = FileConfig.model_validate({"alerts": {"tuning": {"silence_after": SILENCE_AFTER}}})
-    run = Backtest(Settings(), config)
+    run = Backtest(WorkerSettings(), config)
     options = {"file": path, "raw": False, "fmt": "auto", "maps": (), "sets": (),
                "delimiter": None, "limit": None, "dry_run": False}  # fmt: skip
     asyncio.run(plugins.produce(replay, CoreProducer(run), options, None))

@@ -170,8 +170,8 @@ def test_one_alert_per_brand_and_rule_and_a_cooldown() -> None:
 def test_the_demos_scripted_crisis_fires_on_the_rise() -> None:
     """The demo's generator: 30 min of history, then a scripted crisis for umbrella."""
     from socialpulse.streams.enrich.enricher import Enricher
-    from socialpulse.streams.generate import history
     from socialpulse.streams.generator import SyntheticStream, crisis_burst
+    from socialpulse.streams.pacing import history
 
     synthetic = SyntheticStream(seed=0, brands=4)
     start = T0 + 1800.0

@@ -10,15 +10,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialpulse.agents.app import create_app
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
+from socialpulse.alerts.model import Alert
 from socialpulse.streams.generator import SyntheticStream
 from socialpulse.streams.validation import validate_event
 
+T0 = 1_700_000_000.0
 DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "socialpulse.yml"
 
 
 def test_metrics_of_a_full_generated_hour_render_through_the_app(tmp_path: Path) -> None:
-    settings = Settings(config_file=DEPLOY_CONFIG, timezone="Europe/Warsaw")
+    settings = WorkerSettings(config_file=DEPLOY_CONFIG, timezone="Europe/Warsaw")
     app = create_app(settings, registry=CollectorRegistry())
     stream = SyntheticStream(seed=3, brands=6)
     now = time.time()
@@ -50,7 +52,7 @@ def test_metrics_of_a_full_generated_hour_render_through_the_app(tmp_path: Path)
 def test_metrics_can_be_restricted_to_some_names_without_running_the_kpi_collector() -> None:
     from socialpulse.agents.app import render_metrics
 
-    app = create_app(Settings(), registry=CollectorRegistry())
+    app = create_app(WorkerSettings(), registry=CollectorRegistry())
     stream = SyntheticStream(seed=3, brands=2)
     app.pipeline.state.apply([validate_event(e) for e in stream.events(time.time(), 500)])
     app.metrics.batch_events.observe(500)
@@ -68,3 +70,37 @@ def test_metrics_can_be_restricted_to_some_names_without_running_the_kpi_collect
     text = render_metrics(app.registry, names).decode()
     samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert samples == {"socialpulse_batch_events_sum": 500.0, "socialpulse_messages_total": 0.0}
+
+
+async def test_the_workers_services_start_in_order_and_stop_in_reverse() -> None:
+    """The pipeline's services start before the events reader and stop after it; the
+    alert stage delivers what is queued when it stops."""
+    app = create_app(WorkerSettings(enrich_processes=0), registry=CollectorRegistry())
+    services = list(app.on_init_dependencies())
+    names = [type(s).__name__ for s in services[-4:]]
+    assert names == ["AlertStage", "EnrichmentStage", "StateLog", "EventsReader"]
+    assert services[-1] is app.reader
+    alerting = app.pipeline.alerting
+    sent = app.metrics.alert_deliveries.labels("console", "sent")
+    alert = Alert(
+        id="acme-volume_spike",
+        brand="acme",
+        rule="volume_spike",
+        state="firing",
+        severity="warning",
+        crisis=True,
+        event_time=T0,
+        fired_at=T0,
+        value=3.0,
+        baseline=1.0,
+        threshold=2.0,
+        evidence={"events": 1},
+    )
+    alerting.dispatcher.submit(alert.to_dict())  # queued before the start: sent from it
+    for service in services[-4:-1]:
+        await service.start()
+    assert alerting.dispatcher.tasks
+    for service in reversed(services[-4:-1]):
+        await service.stop()
+    assert sent._value.get() == 1
+    assert all(task.done() for task in alerting.dispatcher.tasks)

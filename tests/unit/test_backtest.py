@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.cli.backtest import Backtest, BacktestResult, CoreProducer, summary, table
 from socialpulse.streams import plugins
 from socialpulse.streams.builtin_plugins import replay
@@ -31,7 +31,7 @@ REPLAY = {
 def run(
     path: Path, *, config: FileConfig | None = None, trace: bool = False, **options: Any
 ) -> tuple[BacktestResult, plugins.Sink]:
-    backtest = Backtest(Settings(), config or FileConfig(), trace=trace)
+    backtest = Backtest(WorkerSettings(), config or FileConfig(), trace=trace)
     sink = asyncio.run(
         plugins.produce(replay, CoreProducer(backtest), {**REPLAY, "file": path, **options}, None)
     )

@@ -1,18 +1,27 @@
 """The bench's pure parts: the corpus, latency from a timeline, the profile summary, the
-report (table, JSON, PNG). ``tests/integration/test_bench.py`` runs the command."""
+report (table, JSON, PNG), and that the bench runs from the source checkout but is not part
+of the installed package. ``tests/integration/test_bench.py`` runs the command."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
+import click
 import orjson
 import pytest
+from click.testing import CliRunner
 
-from socialpulse.bench.corpus import make_events, messages, renamed
-from socialpulse.bench.latency import Timeline, percentile
-from socialpulse.bench.report import Report, Row
-from socialpulse.bench.run import Options, main_output, repeat_to, stage_of, summarise
+from bench.corpus import make_events, messages, renamed
+from bench.latency import Timeline, percentile
+from bench.probes import bench_env
+from bench.report import Report, Row
+from bench.run import Options, main_output, repeat_to, stage_of, summarise
 
 
 def test_corpus_messages_are_per_brand_envelopes_of_at_most_500() -> None:
@@ -95,7 +104,7 @@ def test_without_matplotlib_the_bench_prints_its_table_and_how_to_get_the_chart(
     """A plain install (no dev extras): the JSON and the table, no crash, and the hint."""
     import sys
 
-    from socialpulse.bench import run as bench_run
+    from bench import run as bench_run
 
     report = Report(rows=[Row("raw", 1000, 0.01, "raw"), Row("worker", 500, 0.01, "raw")])
     monkeypatch.setattr(bench_run, "run", lambda options, say: report)
@@ -106,3 +115,100 @@ def test_without_matplotlib_the_bench_prints_its_table_and_how_to_get_the_chart(
     assert "raw" in printed and "worker" in printed and "50,000" in printed
     assert "pip install 'socialpulse[bench]'" in printed
     assert (out / "bench.json").exists() and not (out / "bench.png").exists()
+
+
+# --------------------------------------------------------------------------- the checkout
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_is_not_in_the_installed_package() -> None:
+    """bench/ is a development tool of the checkout: a wheel (or the image) never holds it."""
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    assert "bench" not in setuptools["package-dir"].values()
+    assert not [p for p in setuptools["packages"] if "bench" in p.split(".")]
+    assert "find" not in setuptools.get("packages", {})  # no discovery that could pick it up
+    assert importlib.util.find_spec("socialpulse.bench") is None  # nor the editable install
+
+
+def _bench_command() -> click.Command:
+    from socialpulse.cli.main import build_commands
+
+    return next(c for c in build_commands() if c.name == "bench")
+
+
+def test_socialpulse_bench_help_works_from_another_directory(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "socialpulse.cli.main", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--events" in result.stdout and "source checkout" in result.stdout
+
+
+def test_socialpulse_bench_finds_the_checkout_and_runs_its_bench(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import run as bench_run
+    from socialpulse.cli.main import bench_checkout
+
+    monkeypatch.chdir(tmp_path)
+    assert bench_checkout() == REPO  # the editable install's source tree, from anywhere
+    seen: list[Options] = []
+    monkeypatch.setattr(bench_run, "main_output", lambda options, say: seen.append(options) or 0)
+    result = CliRunner().invoke(_bench_command(), ["--events", "60000", "--out", "r"])
+    assert result.exit_code == 0, result.output
+    assert seen == [Options(60_000, 50_000, 15.0, Path("r"), False)]
+
+
+def test_socialpulse_bench_outside_a_checkout_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from socialpulse.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "bench_checkout", lambda: None)
+    for name in ("bench", "bench.probes", "bench.run"):
+        monkeypatch.setitem(sys.modules, name, None)  # import bench fails
+    result = CliRunner().invoke(_bench_command(), [])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    [line] = result.output.splitlines()
+    assert "development tool" in line and "source checkout" in line and "make bench" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench/throughput.py", "--help"],
+        ["bench/recovery.py", "--help"],
+        ["-m", "bench.ingest_load", "--help"],
+    ],
+)
+def test_the_bench_scripts_start_from_the_checkout(args: list[str]) -> None:
+    """As docs/development.md runs them: `python bench/x.py` and `python -m bench.x`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "usage:" in result.stdout
+
+
+def test_a_probe_process_imports_bench_from_any_directory(tmp_path: Path) -> None:
+    """``faust_probe`` runs as ``-m bench.faust_probe`` in a scratch folder: PYTHONPATH."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.faust_probe", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=bench_env(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "noop" in result.stdout

@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from socialpulse.agents.processes import free_port
-from socialpulse.agents.settings import Settings
 from socialpulse.streams import builtin_plugins, plugins
 from socialpulse.streams.contract import KINDS
 from socialpulse.streams.plugins import Sink
@@ -314,7 +313,7 @@ def commands(monkeypatch: pytest.MonkeyPatch) -> dict[str, click.Command]:
         if name.upper().startswith("SOCIALPULSE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SOCIALPULSE_BROKER", f"kafka://127.0.0.1:{free_port()}")
-    return {c.name: c for c in build_commands(Settings()) if c.name}
+    return {c.name: c for c in build_commands() if c.name}
 
 
 def invoke(commands: dict[str, click.Command], *args: str) -> Result:

@@ -7,9 +7,9 @@ import io
 import pytest
 
 from socialpulse.agents.kpis import GOAL_KPIS
-from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.cli.demo import DEMO_GOALS, DemoPlan, demo_config, run_demo
-from socialpulse.streams.generator import DEFAULT_BRANDS
+from socialpulse.streams.vocabulary import DEFAULT_BRANDS
 
 
 def test_generator_args_backfill_then_script_a_crisis_for_the_last_brand() -> None:
@@ -34,7 +34,7 @@ def test_demo_config_gives_every_brand_a_goal_and_one_group() -> None:
 def test_a_bad_brand_count_is_refused_before_anything_starts(
     brands: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_demo(Settings(), DemoPlan(brands=brands), out=io.StringIO()) == 2
+    assert run_demo(WorkerSettings(), DemoPlan(brands=brands), out=io.StringIO()) == 2
     assert "--brands must lie in" in capsys.readouterr().err
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from socialpulse.agents.enrichment import INLINE_BELOW, EnrichmentStage
+from socialpulse.agents.enrichment_stage import INLINE_BELOW, EnrichmentStage
 from socialpulse.agents.metrics import Metrics
 from socialpulse.streams.enrich.enricher import Enricher, helper_ready, wants_enrichment
 from socialpulse.streams.enrich.sentiment import SentimentScorer
@@ -76,7 +76,7 @@ async def test_helper_process_matches_inline_enrichment() -> None:
         batch = events(INLINE_BELOW * 3)
         expected = events(INLINE_BELOW * 3)
         Enricher().enrich(expected)
-        pending = stage.start(batch)
+        pending = stage.begin(batch)
         assert pending.future is not None  # a big batch goes to the helper
         await stage.finish(pending)
         assert batch == expected
@@ -93,7 +93,7 @@ async def test_two_helpers_share_a_batch_and_give_what_inline_enrichment_gives()
         batch = events(INLINE_BELOW * 3 + 5)
         expected = events(INLINE_BELOW * 3 + 5)
         Enricher().enrich(expected)
-        pending = stage.start(batch)
+        pending = stage.begin(batch)
         assert pending.future is not None
         await stage.finish(pending)
         assert batch == expected
@@ -101,7 +101,7 @@ async def test_two_helpers_share_a_batch_and_give_what_inline_enrichment_gives()
         assert len(pool._processes) == 2
         assert counter(metrics, "socialpulse_enrichment_seconds_count") == len(batch)
         small = events(INLINE_BELOW + 1)  # too few texts for two parts: one helper
-        await stage.finish(stage.start(small))
+        await stage.finish(stage.begin(small))
         assert all(ev.get("lang") for ev in small)
     finally:
         stage.close()
@@ -114,7 +114,7 @@ async def test_small_batches_and_processes_0_stay_inline() -> None:
         (EnrichmentStage(metrics, processes=0), 500),
     ):
         batch = events(n)
-        pending = stage.start(batch)
+        pending = stage.begin(batch)
         assert pending.future is None and all(ev.get("lang") for ev in batch)
         await stage.finish(pending)
         assert stage._pool is None
@@ -125,7 +125,7 @@ async def test_a_dead_helper_means_inline_enrichment_and_a_new_helper(with_pause
     metrics = Metrics(CollectorRegistry())
     stage = EnrichmentStage(metrics, processes=1)
     try:
-        first = stage.start(events(INLINE_BELOW))
+        first = stage.begin(events(INLINE_BELOW))
         await stage.finish(first)
         pool: Any = stage._pool
         for pid in list(pool._processes):
@@ -133,11 +133,11 @@ async def test_a_dead_helper_means_inline_enrichment_and_a_new_helper(with_pause
         if with_pause:
             await asyncio.sleep(1)  # the pool notices and is broken before the next submit
         batch = events(INLINE_BELOW)
-        await stage.finish(stage.start(batch))
+        await stage.finish(stage.begin(batch))
         assert all(isinstance(ev.get("sentiment"), float) for ev in batch)
         assert counter(metrics, "socialpulse_enrichment_failures_total") == 1
         batch = events(INLINE_BELOW)
-        pending = stage.start(batch)
+        pending = stage.begin(batch)
         assert pending.future is not None and stage._pool is not pool
         await stage.finish(pending)
         assert all(ev.get("lang") for ev in batch)

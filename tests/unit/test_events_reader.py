@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from socialpulse.agents.events_reader import EventsReader, _Rebalance
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
 
 TOPIC = "events"
 
@@ -46,7 +46,6 @@ class Pipeline:
     def __init__(self) -> None:
         self.restored = asyncio.Event()
         self.offsets: dict[int, int | None] = {0: 10, 1: 20}
-        self.stopped = False
 
     def next_offset(self, partition: int) -> int | None:
         return self.offsets.get(partition)
@@ -66,9 +65,6 @@ class Pipeline:
     async def warm(self) -> None:
         pass
 
-    async def stop(self) -> None:
-        self.stopped = True
-
     async def resume_positions(self, tps: set[TopicPartition]) -> dict[TopicPartition, int]:
         await self.restored.wait()
         self.offsets = {0: None, 1: 3}  # the new broker's state log: nothing for 0
@@ -79,7 +75,7 @@ def test_no_commit_between_a_rebalance_and_the_restore() -> None:
     async def run() -> None:
         tps = {TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)}
         pipeline = Pipeline()
-        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
         consumer = Consumer(tps)
         reader.consumer = consumer  # type: ignore[assignment]
         listener = _Rebalance(reader)
@@ -114,7 +110,7 @@ def test_records_fetched_before_the_seek_are_not_counted() -> None:
     async def run() -> None:
         tp0, tp1, tp2 = (TopicPartition(TOPIC, p) for p in (0, 1, 2))
         pipeline = Pipeline()
-        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
         consumer = Consumer({tp0, tp1, tp2})
         reader.consumer = consumer  # type: ignore[assignment]
         listener = _Rebalance(reader)
@@ -144,7 +140,7 @@ def test_commits_what_the_state_log_covers() -> None:
         tp0 = TopicPartition(TOPIC, 0)
         pipeline = Pipeline()
         pipeline.durable_offset = lambda partition: 5  # type: ignore[method-assign]
-        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
         consumer = Consumer({tp0})
         reader.consumer = consumer  # type: ignore[assignment]
         reader.resumed = {tp0}
@@ -159,7 +155,7 @@ def test_partitions_read_to_their_end_are_let_go() -> None:
     one with records in this fetch, or behind its high watermark, still is."""
     tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
     pipeline = Pipeline()  # next offsets: 0 -> 10, 1 -> 20
-    reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+    reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
     reader.consumer = Consumer({tp0, tp1})  # type: ignore[assignment]
     reader.resumed = {tp0, tp1}
     assert reader.caught_up({}) == {0}  # 0: at its high watermark 10; 1: 20 of 50
@@ -174,7 +170,7 @@ def test_partitions_with_records_beyond_the_fetch_are_behind() -> None:
     offset of the last batch + 1": past the position exactly while that batch is unread."""
     tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
     pipeline = Pipeline()  # next offsets: 0 -> 10, 1 -> 20; high watermarks 10 and 50
-    reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+    reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
     reader.consumer = Consumer({tp0, tp1})  # type: ignore[assignment]
     reader.resumed = {tp0, tp1}
     assert reader.behind({}) == {1}  # 0: at its high watermark; 1: 20 of 50
@@ -189,18 +185,19 @@ def test_partitions_with_records_beyond_the_fetch_are_behind() -> None:
     assert reader.behind({}) == {1}  # 0 not sought yet: its position is not known
 
 
-def test_stopping_commits_leaves_the_group_then_stops_the_pipeline() -> None:
-    """The pipeline stops last: its queued alerts are delivered, its helpers stopped."""
+def test_stopping_commits_and_leaves_the_group() -> None:
+    """The reader stops first (the app's services stop in reverse order of start):
+    then the pipeline's services (``test_app``) deliver queued alerts and stop helpers."""
 
     async def run() -> None:
         tp0 = TopicPartition(TOPIC, 0)
         pipeline = Pipeline()
-        reader = EventsReader(Settings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+        reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
         consumer = Consumer({tp0})
         reader.consumer = consumer  # type: ignore[assignment]
         reader.resumed = {tp0}
         await reader.on_stop()
         assert consumer.commits == [{tp0: 10}, {}]
-        assert pipeline.stopped and reader.consumer is None
+        assert reader.consumer is None
 
     asyncio.run(run())

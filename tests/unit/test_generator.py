@@ -9,19 +9,21 @@ from typing import Any
 import pytest
 
 from socialpulse.streams.contract import KINDS
-from socialpulse.streams.generate import history
 from socialpulse.streams.generator import (
-    COMPETITOR_GROUP,
     CRISIS_FACTOR,
     CRISIS_SECONDS,
-    DEFAULT_BRANDS,
-    LANGUAGES,
-    SOCIAL_PLATFORMS,
     Burst,
     SyntheticStream,
     crisis_burst,
 )
+from socialpulse.streams.pacing import history
 from socialpulse.streams.validation import validate_event
+from socialpulse.streams.vocabulary import (
+    COMPETITOR_GROUP,
+    DEFAULT_BRANDS,
+    LANGUAGES,
+    SOCIAL_PLATFORMS,
+)
 
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 DAY0 = T0 - T0 % 86_400

@@ -14,16 +14,16 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
-from socialpulse.agents.settings import Settings
-from socialpulse.streams.ingest import (
+from socialpulse.streams.ingest.delivery import DeliveryProducer
+from socialpulse.streams.ingest.server import (
     CONTEXT,
-    BrokerUnavailable,
-    DeliveryProducer,
     IngestConfig,
     IngestError,
     make_app,
     parse_tokens,
 )
+from socialpulse.streams.producer import BrokerUnavailable
+from socialpulse.streams.settings import IngestSettings
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -359,7 +359,7 @@ def test_settings_hide_the_token(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.upper().startswith("SOCIALPULSE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SOCIALPULSE_INGEST_TOKEN", "very-secret-value")
-    s = Settings()
+    s = IngestSettings()
     assert s.ingest_token == "very-secret-value"
     assert "very-secret-value" not in repr(s) and "very-secret-value" not in str(s)
     assert (s.ingest_host, s.ingest_port, s.ingest_max_bytes) == ("127.0.0.1", 8088, 1048576)
@@ -371,7 +371,7 @@ def test_the_command_refuses_to_start_without_a_token(monkeypatch: pytest.Monkey
     for name in list(os.environ):
         if name.upper().startswith("SOCIALPULSE_"):
             monkeypatch.delenv(name)
-    commands = {c.name: c for c in build_commands(Settings())}
+    commands = {c.name: c for c in build_commands()}
     result = CliRunner().invoke(commands["ingest"], [])
     assert result.exit_code == 1 and "SOCIALPULSE_INGEST_TOKEN is not set" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -595,4 +595,4 @@ def test_the_bytes_held_must_take_the_largest_body(monkeypatch: pytest.MonkeyPat
         config(max_held=5_000)
     monkeypatch.setenv("SOCIALPULSE_INGEST_MAX_BYTES", "20000000")
     with pytest.raises(ValueError, match="INGEST_MAX_HELD_BYTES"):
-        Settings()
+        IngestSettings()

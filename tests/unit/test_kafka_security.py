@@ -14,12 +14,12 @@ import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from pydantic import SecretStr, ValidationError
 
-from socialpulse.agents import kafka_security
-from socialpulse.agents.app import create_app
-from socialpulse.agents.kafka_security import broker_credentials, client_options
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.app import broker_credentials, create_app
+from socialpulse.agents.settings import WorkerSettings
+from socialpulse.streams import connection as kafka_security
 from socialpulse.streams import producer as producer_module
 from socialpulse.streams import topics as topics_module
+from socialpulse.streams.connection import client_options
 from socialpulse.streams.producer import EventProducer
 from tests.tls import KEY_PASSWORD, Tls, make_tls
 
@@ -39,26 +39,26 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return make_tls(tmp_path_factory.mktemp("tls"))
 
 
-def sasl(**extra: Any) -> Settings:
+def sasl(**extra: Any) -> WorkerSettings:
     fields: dict[str, Any] = {
         "kafka_security_protocol": "SASL_PLAINTEXT",
         "kafka_sasl_mechanism": "SCRAM-SHA-512",
         "kafka_sasl_username": "alice",
         "kafka_sasl_password": PASSWORD,
     }
-    return Settings(**(fields | extra))
+    return WorkerSettings(**(fields | extra))
 
 
 # -- what the clients get -------------------------------------------------------------------
 def test_plaintext_is_the_default() -> None:
-    s = Settings()
+    s = WorkerSettings()
     assert s.kafka_security_protocol == "PLAINTEXT"
     assert broker_credentials(s) is None
     assert client_options(s) == {"security_protocol": "PLAINTEXT"}
 
 
 def test_ssl_verifies_the_broker_against_the_ca_file(tls: Tls) -> None:
-    s = Settings(kafka_security_protocol="SSL", kafka_ssl_cafile=tls.ca)
+    s = WorkerSettings(kafka_security_protocol="SSL", kafka_ssl_cafile=tls.ca)
     creds = broker_credentials(s)
     assert isinstance(creds, faust.SSLCredentials)
     assert creds.context.verify_mode == ssl.CERT_REQUIRED
@@ -76,13 +76,13 @@ def test_ssl_verifies_the_broker_against_the_ca_file(tls: Tls) -> None:
 
 
 def test_ssl_without_a_ca_file_uses_the_system_cas() -> None:
-    creds = broker_credentials(Settings(kafka_security_protocol="ssl"))
+    creds = broker_credentials(WorkerSettings(kafka_security_protocol="ssl"))
     assert isinstance(creds, faust.SSLCredentials)
     assert creds.context.verify_mode == ssl.CERT_REQUIRED
 
 
 def test_mutual_tls_with_an_encrypted_client_key(tls: Tls) -> None:
-    s = Settings(
+    s = WorkerSettings(
         kafka_security_protocol="SSL",
         kafka_ssl_cafile=tls.ca,
         kafka_ssl_certfile=tls.client_cert,
@@ -136,7 +136,7 @@ def test_the_app_gets_the_credentials() -> None:
     creds = app.conf.broker_credentials
     assert isinstance(creds, faust.SASLCredentials)
     assert creds.mechanism.value == "SCRAM-SHA-512"
-    assert create_app(Settings()).conf.broker_credentials is None
+    assert create_app(WorkerSettings()).conf.broker_credentials is None
 
 
 def test_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tls: Tls) -> None:
@@ -145,7 +145,7 @@ def test_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tls
     monkeypatch.setenv("SOCIALPULSE_KAFKA_SASL_USERNAME", "bob")
     monkeypatch.setenv("SOCIALPULSE_KAFKA_SASL_PASSWORD", PASSWORD)
     monkeypatch.setenv("SOCIALPULSE_KAFKA_SSL_CAFILE", str(tls.ca))
-    s = Settings()
+    s = WorkerSettings()
     assert s.kafka_security_protocol == "SASL_SSL"
     assert s.kafka_sasl_mechanism == "SCRAM-SHA-256"
     assert s.kafka_sasl_password is not None
@@ -188,7 +188,7 @@ def test_invalid_combinations_are_refused_clearly(
     paths = {"CA": tls.ca, "CERT": tls.client_cert, "KEY": tls.client_key}
     fields = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in fields.items()}
     with pytest.raises(ValidationError) as info:
-        Settings(**fields, ingest_token=TOKEN)
+        WorkerSettings(**fields, ingest_token=TOKEN)
     text = str(info.value)
     assert message in text
     assert PASSWORD not in text and TOKEN not in text  # hide_input_in_errors
@@ -199,7 +199,7 @@ SECRET_WORDS = ("password", "token", "secret")
 
 
 def secret_fields() -> list[str]:
-    return [name for name in Settings.model_fields if any(w in name for w in SECRET_WORDS)]
+    return [name for name in WorkerSettings.model_fields if any(w in name for w in SECRET_WORDS)]
 
 
 def test_the_secret_settings_are_known() -> None:
@@ -215,13 +215,13 @@ def test_no_secret_setting_shows_in_repr_str_or_errors(
     if name == "kafka_sasl_password":
         monkeypatch.setenv("SOCIALPULSE_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
         monkeypatch.setenv("SOCIALPULSE_KAFKA_SASL_USERNAME", "alice")
-    s = Settings()
+    s = WorkerSettings()
     for text in (repr(s), str(s), f"{s}", f"{s!r}"):
         assert value not in text
     # an invalid setting beside it: the error must not echo the secret either
     monkeypatch.setenv("SOCIALPULSE_WEB_PORT", "not-a-port")
     with pytest.raises(ValidationError) as info:
-        Settings()
+        WorkerSettings()
     assert value not in str(info.value)
 
 
@@ -327,5 +327,5 @@ def test_the_readme_example_settings_validate(tls: Tls, tmp_path: Path) -> None:
         "SOCIALPULSE_KAFKA_SASL_PASSWORD": PASSWORD,
         "SOCIALPULSE_KAFKA_SSL_CAFILE": str(tls.ca),
     }
-    s = Settings(**{k.removeprefix("SOCIALPULSE_").lower(): v for k, v in env.items()})
+    s = WorkerSettings(**{k.removeprefix("SOCIALPULSE_").lower(): v for k, v in env.items()})
     assert isinstance(broker_credentials(s), faust.SASLCredentials)

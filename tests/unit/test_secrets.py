@@ -18,7 +18,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from socialpulse.agents.app import create_app
-from socialpulse.agents.settings import Settings
+from socialpulse.agents.settings import WorkerSettings
 from socialpulse.alerts.notify import (
     AppriseNotifier,
     NotifierError,
@@ -177,7 +177,7 @@ async def test_alert_delivery_logs_and_metrics_hold_no_secret(
     rec, port = receiver
     rec.status = status
     caplog.set_level(logging.DEBUG)  # Apprise logs its POST URL at DEBUG
-    settings = Settings(alert_notify=",".join(urls(port, dead_port())), alert_console=True)
+    settings = WorkerSettings(alert_notify=",".join(urls(port, dead_port())), alert_console=True)
     registry = CollectorRegistry()
     app = create_app(settings, registry=registry)
     stage = app.pipeline.alerting
@@ -233,9 +233,9 @@ async def test_notifier_errors_hold_no_secret(receiver: tuple[Receiver, int]) ->
 
 
 def test_producer_options_repr_has_no_password() -> None:
-    from socialpulse.agents.kafka_security import client_options
+    from socialpulse.streams.connection import client_options
 
-    settings = Settings(
+    settings = WorkerSettings(
         kafka_security_protocol="SASL_PLAINTEXT",
         kafka_sasl_username="u",
         kafka_sasl_password="pw-SECRET-1",

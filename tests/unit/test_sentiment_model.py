@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from numpy.typing import NDArray
 
 from socialpulse.agents.processes import free_port
-from socialpulse.agents.settings import Settings
 from socialpulse.streams.enrich.enricher import Enricher, sentiment_mode
 from socialpulse.streams.enrich.evaluation import ThreeClass, read_labels
 from socialpulse.streams.enrich.sentiment_model import (
@@ -191,7 +190,7 @@ def score_text(monkeypatch: pytest.MonkeyPatch) -> click.Command:
         if name.upper().startswith("SOCIALPULSE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SOCIALPULSE_BROKER", f"kafka://127.0.0.1:{free_port()}")
-    return next(c for c in build_commands(Settings()) if c.name == "score-text")
+    return next(c for c in build_commands() if c.name == "score-text")
 
 
 def test_score_text_eval_prints_macro_f1_and_sign_accuracy(

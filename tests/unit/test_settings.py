@@ -12,9 +12,14 @@ from socialpulse.agents.settings import (
     BrandConfig,
     ConfigFileError,
     FileConfig,
-    Settings,
-    bootstrap_servers,
+    WorkerSettings,
     load_file_config,
+)
+from socialpulse.streams.settings import (
+    IngestSettings,
+    KafkaSettings,
+    ProducerSettings,
+    bootstrap_servers,
 )
 
 
@@ -27,7 +32,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_defaults() -> None:
-    s = Settings()
+    s = WorkerSettings()
     assert s.broker == "kafka://127.0.0.1:9092"
     assert s.bootstrap == "127.0.0.1:9092"
     assert s.web_port == 6066
@@ -45,7 +50,7 @@ def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALPULSE_BROKER", "kafka://a:1;kafka://b:2")
     monkeypatch.setenv("SOCIALPULSE_TOPIC_PARTITIONS", "8")
     monkeypatch.setenv("SOCIALPULSE_DLQ_TOPIC", "dead")
-    s = Settings()
+    s = WorkerSettings()
     assert s.web_port == 7000
     assert s.bootstrap == "a:1,b:2"
     assert s.topic_partitions == 8
@@ -55,13 +60,13 @@ def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_env_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("socialpulse_web_port", "7001")
-    assert Settings().web_port == 7001
+    assert WorkerSettings().web_port == 7001
 
 
 def test_unrelated_env_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALPULSE_NOT_A_SETTING", "x")
     monkeypatch.setenv("WEB_PORT", "1")
-    assert Settings().web_port == 6066
+    assert WorkerSettings().web_port == 6066
 
 
 @pytest.mark.parametrize(
@@ -106,7 +111,7 @@ def test_invalid_broker_env_raises_validation_error(
 ) -> None:
     monkeypatch.setenv("SOCIALPULSE_BROKER", url)
     with pytest.raises(ValidationError) as info:
-        Settings()
+        WorkerSettings()
     assert info.value.errors()[0]["loc"] == ("broker",)
 
 
@@ -122,11 +127,30 @@ def test_invalid_broker_env_raises_validation_error(
 def test_invalid_env_values_raise(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
-        Settings()
+        WorkerSettings()
+
+
+def test_each_process_reads_only_its_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an invalid worker variable does not stop a producer or the ingest, and the other way
+    monkeypatch.setenv("SOCIALPULSE_ALLOWED_LATENESS", "-1")
+    monkeypatch.setenv("SOCIALPULSE_INGEST_MAX_BYTES", "1")
+    assert ProducerSettings().events_topic == "social-events"
+    with pytest.raises(ValidationError, match="allowed_lateness"):
+        WorkerSettings()
+    with pytest.raises(ValidationError, match="ingest_max_bytes"):
+        IngestSettings()
+    monkeypatch.delenv("SOCIALPULSE_INGEST_MAX_BYTES")
+    assert IngestSettings().ingest_port == 8088
+    worker_only = set(WorkerSettings.model_fields) - set(KafkaSettings.model_fields)
+    ingest_only = set(IngestSettings.model_fields) - set(KafkaSettings.model_fields)
+    assert "allowed_lateness" in worker_only and "ingest_token" in ingest_only
+    assert not worker_only & set(IngestSettings.model_fields)
+    assert not ingest_only & set(WorkerSettings.model_fields)
+    assert set(ProducerSettings.model_fields) == set(KafkaSettings.model_fields)
 
 
 def test_settings_are_frozen() -> None:
-    s = Settings()
+    s = WorkerSettings()
     with pytest.raises(ValidationError):
         s.web_port = 1  # type: ignore[misc]
 
@@ -181,13 +205,13 @@ def test_load_file_config_empty_file(tmp_path: Path) -> None:
 
 
 def test_settings_load_file_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert Settings().load_file_config() == FileConfig()
+    assert WorkerSettings().file_config() == FileConfig()
     path = tmp_path / "brands.yaml"
     path.write_text(CONFIG_YAML, encoding="utf-8")
     monkeypatch.setenv("SOCIALPULSE_CONFIG_FILE", str(path))
-    s = Settings()
+    s = WorkerSettings()
     assert s.config_file == path
-    assert s.load_file_config().brands["acme"].goal == "awareness"
+    assert s.file_config().brands["acme"].goal == "awareness"
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

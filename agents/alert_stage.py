@@ -12,9 +12,10 @@ import logging
 from collections.abc import Iterable
 
 import faust
+from mode import Service
 
 from socialpulse.agents.metrics import Metrics
-from socialpulse.agents.settings import FileConfig, Settings
+from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.agents.state import BrandState
 from socialpulse.alerts.detector import AlertEngine
 from socialpulse.alerts.model import Alert
@@ -25,15 +26,22 @@ from socialpulse.streams import codec
 log = logging.getLogger("socialpulse.alerts")
 
 
-def notify_urls(settings: Settings, config: FileConfig) -> list[str]:
+def notify_urls(settings: WorkerSettings, config: FileConfig) -> list[str]:
     from_env = [u.strip() for u in settings.alert_notify.split(",") if u.strip()]
     return [*from_env, *config.alerts.notify]
 
 
-class AlertStage:
+class AlertStage(Service):
+    """Publishes the detectors' alerts and delivers them to the notifiers.
+
+    A service of the worker (``agents.app``): its notifiers' queues are drained from its
+    start; it stops after the events reader, delivering what is still queued first
+    (``alerts.notify.Dispatcher.close``)."""
+
     def __init__(
-        self, app: faust.App, settings: Settings, metrics: Metrics, config: FileConfig
+        self, app: faust.App, settings: WorkerSettings, metrics: Metrics, config: FileConfig
     ) -> None:
+        super().__init__()
         self.app = app
         self.settings = settings
         self.metrics = metrics
@@ -72,10 +80,12 @@ class AlertStage:
             log.error(
                 "could not write alert %s to %s: %s", alert.id, self.settings.alerts_topic, exc
             )
-        self.dispatcher.start()
-        self.dispatcher.submit(body)
+        self.dispatcher.submit(body)  # delivered from the stage's start (queued until)
 
-    async def close(self) -> None:
+    async def on_start(self) -> None:
+        self.dispatcher.start()
+
+    async def on_stop(self) -> None:
         """Deliver what the notifiers still have queued, then stop them."""
         await self.dispatcher.close()
 

@@ -25,6 +25,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from mode import Service
+
 from socialpulse.agents.metrics import Metrics
 from socialpulse.agents.processes import die_with_parent
 from socialpulse.streams.enrich.enricher import (
@@ -55,10 +57,14 @@ def _helper_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
 
 
-class EnrichmentStage:
-    """Starts the enrichment of a batch's texts, then waits for it and records metrics."""
+class EnrichmentStage(Service):
+    """Starts the enrichment of a batch's texts, then waits for it and records metrics.
+
+    A service of the worker (``agents.app``): started before the events reader, stopped
+    after it, when its helper processes are shut down."""
 
     def __init__(self, metrics: Metrics, *, processes: int = 1, mode: str | None = None) -> None:
+        super().__init__()
         self.metrics = metrics
         self.processes = processes
         self.enricher = Enricher(mode=mode)
@@ -96,7 +102,7 @@ class EnrichmentStage:
             log.warning("the enrichment helpers did not start (%s); the first batch retries", exc)
             self._restart()
 
-    def start(self, events: list[Event]) -> Pending:
+    def begin(self, events: list[Event]) -> Pending:
         """Begin enriching ``events`` (all wanting it); ``finish`` completes it.
 
         A batch is cut into up to ``processes`` consecutive parts of at least
@@ -159,6 +165,10 @@ class EnrichmentStage:
             self.metrics.texts_scored.labels(lang, method).inc(n)
         for name, n in report.filled.items():
             self.metrics.enriched.labels(name).inc(n)
+
+    async def on_stop(self) -> None:
+        """The worker stops: shut the helper processes down."""
+        self.close()
 
     def close(self) -> None:
         self._restart()

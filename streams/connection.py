@@ -1,8 +1,9 @@
 """Kafka TLS and SASL from the settings, for every client socialpulse makes.
 
-``SOCIALPULSE_KAFKA_SECURITY_PROTOCOL`` and its companions become
-:func:`broker_credentials` for the Faust app (its consumer, producer and topic admin) and
-:func:`client_options` for the plain aiokafka clients (the SDK producer, ``ensure_topics``).
+``SOCIALPULSE_KAFKA_SECURITY_PROTOCOL`` and its companions (``streams.settings``'s
+``KafkaSettings``, which every process's settings extend) become :func:`client_options`
+for the plain aiokafka clients (the SDK producer, ``ensure_topics``, the worker's reader
+and state log) and, in the worker, ``agents.app.broker_credentials`` for the Faust app.
 Both are built from the same :func:`ssl_context`, so the worker and the producers trust
 the same CAs. The SASL password is a ``SecretStr`` in the settings; it is unwrapped only
 here, at the moment a client needs it, and :class:`ClientOptions` masks it in its repr.
@@ -12,14 +13,32 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
-import faust
 from aiokafka.helpers import create_ssl_context
-from faust.types.auth import CredentialsT
+from pydantic import SecretStr
 
-if TYPE_CHECKING:
-    from socialpulse.agents.settings import Settings
+
+class Security(Protocol):
+    """The settings :func:`client_options` reads (``streams.settings.KafkaSettings``)."""
+
+    @property
+    def kafka_security_protocol(self) -> str: ...
+    @property
+    def kafka_ssl_cafile(self) -> Path | None: ...
+    @property
+    def kafka_ssl_certfile(self) -> Path | None: ...
+    @property
+    def kafka_ssl_keyfile(self) -> Path | None: ...
+    @property
+    def kafka_ssl_key_password(self) -> SecretStr | None: ...
+    @property
+    def kafka_sasl_mechanism(self) -> str: ...
+    @property
+    def kafka_sasl_username(self) -> str | None: ...
+    @property
+    def kafka_sasl_password(self) -> SecretStr | None: ...
+
 
 PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -82,7 +101,7 @@ def check(
         )
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+def ssl_context(settings: Security) -> ssl.SSLContext | None:
     """The TLS context of SSL and SASL_SSL (None otherwise): verifies the broker's
     certificate and host name against the CA file, or the system's CAs without one."""
     if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
@@ -109,24 +128,7 @@ def _no_password() -> str:
     return ""
 
 
-def broker_credentials(settings: Settings) -> CredentialsT | None:
-    """``broker_credentials`` for ``faust.App``: None for PLAINTEXT."""
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    context = ssl_context(settings)
-    if protocol == "SSL":
-        return faust.SSLCredentials(context)
-    password = settings.kafka_sasl_password
-    return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=password.get_secret_value() if password is not None else None,
-        ssl_context=context,  # SASL_SSL with a context, SASL_PLAINTEXT without
-        mechanism=settings.kafka_sasl_mechanism,
-    )
-
-
-def client_options(settings: Settings) -> ClientOptions:
+def client_options(settings: Security) -> ClientOptions:
     """Keyword arguments for an aiokafka producer, consumer or admin client."""
     protocol = settings.kafka_security_protocol
     options = ClientOptions(security_protocol=protocol)

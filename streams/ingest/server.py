@@ -10,10 +10,10 @@ NDJSON (``application/x-ndjson``, one event per line). The whole request is vali
 first: when any event breaks the contract nothing of it is sent and the answer is 400
 with each rejected event's index, id, reason and detail, so the client can fix the request
 and resend it whole (``?partial=true`` sends the valid events and reports the rest).
-Valid events go through one shared :class:`DeliveryProducer`, batched into envelopes per
-brand across concurrent requests, and the answer is 202 once the broker has them, or 503
-with ``Retry-After`` when it does not within the acknowledgement timeout. Resending after
-a 503 is safe: the worker counts a repeated ``id`` of a brand once.
+Valid events go through one shared producer (``delivery.DeliveryProducer``), batched into
+envelopes per brand across concurrent requests, and the answer is 202 once the broker has
+them, or 503 with ``Retry-After`` when it does not within the acknowledgement timeout.
+Resending after a 503 is safe: the worker counts a repeated ``id`` of a brand once.
 
 Load is bounded (:class:`Gate`): at most ``max_in_flight`` requests and ``max_held`` bytes
 of bodies are held at once, from before the body is read until its events are on the
@@ -21,6 +21,10 @@ broker (with ``--no-wait`` too). A request beyond either bound is answered 503 w
 ``Retry-After`` at once, its body unread, and counted in
 ``socialpulse_ingest_overloaded_total``; so a burst costs the server at most the bound,
 never its memory. Docs: docs/ingest.md.
+
+This module is the HTTP side: the configuration, the routes, the checks that need no body,
+the gate and the server's life. The body's parsing and checks are in ``body``, the
+producer side in ``delivery``, the counts in ``metrics``.
 """
 
 from __future__ import annotations
@@ -31,26 +35,18 @@ import hmac
 import logging
 import signal
 import time
-from collections import Counter as Tally
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aiohttp import ClientError, web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from socialpulse.streams import codec
-from socialpulse.streams.contract import MAX_ID, REASONS
-from socialpulse.streams.producer import EventProducer
-from socialpulse.streams.validation import Invalid, validate_event
+from socialpulse.streams.ingest.body import BodyError, check_events, parse_body
+from socialpulse.streams.ingest.delivery import DeliveryProducer, IngestProducer
+from socialpulse.streams.ingest.metrics import IngestMetrics, IngestStats, report
+from socialpulse.streams.producer import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +62,6 @@ QUIET_PATHS = frozenset({"/metrics", "/healthz"})
 
 class IngestError(Exception):
     """The ingest server cannot run (port taken, no token); the message says why."""
-
-
-class BrokerUnavailable(Exception):
-    """Events could not be handed to the broker."""
 
 
 def parse_tokens(raw: str) -> tuple[bytes, ...]:
@@ -155,233 +147,10 @@ class Hold:
             gate.held -= self._size
 
 
-class IngestProducer(Protocol):
-    """What the server needs of a producer (a fake one in unit tests)."""
-
-    connected: bool
-
-    async def enqueue(self, brand: str, data: bytes) -> asyncio.Future[None]:
-        """Queue one encoded event; the future is done when the broker has it."""
-        ...
-
-
 def _retrieve(fut: asyncio.Future[Any]) -> None:
     """Mark a future's exception as seen (it is reported elsewhere, or nobody waits)."""
     if not fut.cancelled():
         fut.exception()
-
-
-class DeliveryProducer(EventProducer):
-    """An :class:`EventProducer` that tells each caller when its events are on the broker.
-
-    :meth:`enqueue` puts an already validated, encoded event in its brand's envelope
-    buffer and returns that envelope's delivery future, so concurrent requests share
-    envelopes (and the linger) and each one awaits only its own envelopes: no flush per
-    request. :meth:`watch` keeps :attr:`connected` up to date.
-    """
-
-    _pending: list[asyncio.Future[Any]]
-    _linger_task: asyncio.Task[None] | None
-
-    def __init__(self, bootstrap: str, topic: str = "social-events", **options: Any) -> None:
-        options["validate"] = False  # the server validates, and reports, every event itself
-        super().__init__(bootstrap, topic, **options)
-        self._waiters: dict[str, asyncio.Future[None]] = {}
-        self.connected = False
-
-    async def start(self) -> None:
-        await super().start()
-        self.connected = True
-
-    async def stop(self) -> None:
-        self.connected = False
-        await super().stop()
-
-    async def enqueue(self, brand: str, data: bytes) -> asyncio.Future[None]:
-        """Queue one encoded event of ``brand``; await the result for its delivery."""
-        while self._buffers.get(brand) and self._sizes[brand] + len(data) + 1 > self.max_bytes:
-            await self._send_brand(brand)
-        # no await from here to the append: the waiter is the one of the buffer we join
-        buf = self._buffers.setdefault(brand, [])
-        waiter = self._waiters.get(brand)
-        if waiter is None:
-            waiter = asyncio.get_running_loop().create_future()
-            waiter.add_done_callback(_retrieve)
-            self._waiters[brand] = waiter
-        buf.append(data)
-        self._sizes[brand] = self._sizes.get(brand, 2) + len(data) + 1
-        if len(buf) >= self.max_events:
-            await self._send_brand(brand)
-        elif self._linger_task is None:
-            self._linger_task = asyncio.ensure_future(self._linger())
-        return waiter
-
-    async def _send_brand(self, brand: str) -> asyncio.Future[Any] | None:
-        waiter = self._waiters.pop(brand, None)
-        try:
-            fut = await super()._send_brand(brand)
-        except BaseException as exc:
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
-            if isinstance(exc, Exception):
-                log.warning("could not send an envelope of %s: %r", brand, exc)
-                return None  # the waiting requests answer 503; other brands' buffers go on
-            raise
-        if waiter is not None:
-            if fut is None:
-                if not waiter.done():
-                    waiter.set_result(None)
-            else:
-                fut.add_done_callback(lambda f: _settle(waiter, f))
-        return fut
-
-    async def _reap(self) -> None:
-        # delivery errors reach the waiting requests; never raise them into another one
-        if len(self._pending) < 256:
-            return
-        self._pending = [f for f in self._pending if not f.done()]
-        if len(self._pending) >= 1024:  # back-pressure: wait for the oldest deliveries
-            await asyncio.wait(self._pending[:512])
-            del self._pending[:512]
-
-    async def flush(self) -> None:
-        """Send every buffered event and wait for the deliveries (errors are logged)."""
-        for brand in list(self._buffers):
-            await self._send_brand(brand)
-        pending, self._pending = self._pending, []
-        for result in await asyncio.gather(*pending, return_exceptions=True):
-            if isinstance(result, BaseException):
-                log.warning("an envelope was not delivered: %r", result)
-
-    async def watch(self, interval: float = 2.0, timeout: float = 5.0) -> None:
-        """Keep :attr:`connected` current by asking the broker for metadata now and then."""
-        while True:
-            await asyncio.sleep(interval)
-            producer = self._producer
-            if producer is None:
-                continue
-            try:
-                ok = bool(await asyncio.wait_for(producer.client.force_metadata_update(), timeout))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                ok = False
-            if ok != self.connected:
-                if ok:
-                    log.warning("the broker is reachable again")
-                else:
-                    log.warning(
-                        "the broker is unreachable: POST /events answers 503 until it is back"
-                    )
-            self.connected = ok
-
-
-def _settle(waiter: asyncio.Future[None], fut: asyncio.Future[Any]) -> None:
-    if waiter.done():
-        return
-    if fut.cancelled():
-        waiter.set_exception(BrokerUnavailable("the delivery was cancelled"))
-    elif (exc := fut.exception()) is not None:
-        waiter.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
-    else:
-        waiter.set_result(None)
-
-
-class IngestMetrics:
-    """The ingest server's own Prometheus metrics (no labels that could carry secrets)."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        self.requests = Counter(
-            "socialpulse_ingest_requests",
-            "HTTP requests to the ingest server (not /metrics or /healthz), by status code.",
-            ["status"],
-            registry=self.registry,
-        )
-        self.accepted = Counter(
-            "socialpulse_ingest_events_accepted",
-            "Events accepted by POST /events (on the broker, unless started with --no-wait).",
-            registry=self.registry,
-        )
-        self.rejected = Counter(
-            "socialpulse_ingest_events_rejected",
-            "Events (or whole bodies that hold none) POST /events refused, by reason.",
-            ["reason"],
-            registry=self.registry,
-        )
-        for reason in REASONS:
-            self.rejected.labels(reason)
-        self.latency = Histogram(
-            "socialpulse_ingest_request_seconds",
-            "Time to answer POST /events, the broker's acknowledgement included.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry,
-        )
-        self.overloaded = Counter(
-            "socialpulse_ingest_overloaded",
-            "POST /events refused with 503 because the server held its bound of requests "
-            "in flight or of body bytes (limit: requests or bytes).",
-            ["limit"],
-            registry=self.registry,
-        )
-        for limit in ("requests", "bytes"):
-            self.overloaded.labels(limit)
-        self.in_flight = Gauge(
-            "socialpulse_ingest_requests_in_flight",
-            "POST /events requests admitted and not yet done (their events not yet on the broker).",
-            registry=self.registry,
-        )
-        self.held = Gauge(
-            "socialpulse_ingest_held_bytes",
-            "Bytes of request bodies the ingest server holds (reserved by Content-Length).",
-            registry=self.registry,
-        )
-        self.broker_up = Gauge(
-            "socialpulse_ingest_broker_up",
-            "1 when the ingest server's producer reaches the broker, else 0.",
-            registry=self.registry,
-        )
-
-
-@dataclass
-class IngestStats:
-    """Counts since the last progress line, for the periodic summary."""
-
-    statuses: Tally[int] = field(default_factory=Tally)
-    accepted: int = 0
-    rejected: int = 0
-    latencies: list[float] = field(default_factory=list)
-    total_requests: int = 0
-    total_accepted: int = 0
-
-    def take(self) -> IngestStats:
-        """The counts so far, and start a new interval (totals carry on)."""
-        taken = IngestStats(
-            Tally(self.statuses),
-            self.accepted,
-            self.rejected,
-            self.latencies,
-            self.total_requests,
-            self.total_accepted,
-        )
-        self.statuses.clear()
-        self.accepted = self.rejected = 0
-        self.latencies = []
-        return taken
-
-    def summary(self) -> str:
-        """One progress line: requests by status, events, latency percentiles."""
-        n = sum(self.statuses.values())
-        codes = ", ".join(f"{code}: {c:,}" for code, c in sorted(self.statuses.items()))
-        line = f"ingest: {n:,} requests ({codes}), {self.accepted:,} events accepted"
-        line += f", {self.rejected:,} rejected"
-        if self.latencies:
-            lat = sorted(self.latencies)
-            p50 = lat[len(lat) // 2]
-            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            line += f"; POST /events p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
-        totals = f"{self.total_requests:,} requests, {self.total_accepted:,} events"
-        return f"{line}; total {totals}"
 
 
 @dataclass
@@ -490,112 +259,6 @@ def _broker_down(config: IngestConfig, detail: str) -> web.Response:
         "counts a repeated id once)",
         {"Retry-After": str(config.retry_after)},
     )
-
-
-class _Undecodable:
-    """An NDJSON line that is not JSON."""
-
-    __slots__ = ("detail",)
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-
-
-class BodyError(Exception):
-    """The body as a whole holds no events to check (400)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def parse_body(body: bytes, ndjson: bool, max_events: int) -> tuple[list[Any], list[int] | None]:
-    """The request's elements (events to validate) and, for NDJSON, their line numbers."""
-    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark (Windows editors)
-    elements: list[Any] = []
-    lines: list[int] | None = None
-    if ndjson:
-        lines = []
-        for number, line in enumerate(body.split(b"\n"), 1):
-            if not line.strip():
-                continue
-            if len(elements) >= max_events:
-                detail = f"the body holds over {max_events:,} events, the limit"
-                raise BodyError("envelope_too_large", detail)
-            try:
-                elements.append(codec.loads(line))
-            except codec.DecodeError as exc:
-                elements.append(_Undecodable(str(exc)))
-            lines.append(number)
-    else:
-        try:
-            doc = codec.loads(body)
-        except codec.DecodeError as exc:
-            raise BodyError("invalid_json", f"the body is not JSON: {exc}") from None
-        if not isinstance(doc, list):
-            return [doc], None
-        if len(doc) > max_events:
-            detail = f"the envelope holds {len(doc):,} events, over the limit of {max_events:,}"
-            raise BodyError("envelope_too_large", detail)
-        elements = doc
-    if not elements:
-        raise BodyError("empty_envelope", "the body holds no events")
-    return elements, lines
-
-
-def _encode(event: dict[str, Any], max_event_bytes: int) -> bytes:
-    try:
-        data = codec.dumps(event)
-    except (TypeError, orjson.JSONEncodeError) as exc:
-        text = str(exc)
-        if "surrogate" in text or "UTF-8" in text:
-            raise Invalid("bad_text", "a field holds a lone UTF-16 surrogate") from None
-        if "64-bit" in text or "Integer" in text:
-            raise Invalid("bad_number", "a number is beyond the 64-bit integer range") from None
-        raise Invalid("bad_type", f"the event cannot be re-encoded: {text[:100]}") from None
-    if len(data) > max_event_bytes:
-        detail = f"the event is {len(data):,} bytes, over the {max_event_bytes:,}-byte limit"
-        raise Invalid("too_large", detail)
-    # orjson's bytes keep its whole output buffer (about 4 KiB) however short the JSON:
-    # an exact copy, or a body of small events would weigh 30 times its size until sent
-    return memoryview(data).tobytes() if len(data) < 2048 else data
-
-
-def check_events(
-    elements: list[Any], lines: list[int] | None, max_event_bytes: int
-) -> tuple[list[tuple[str, bytes]], list[dict[str, Any]]]:
-    """Validate and encode every element: (brand, bytes) of the good, an entry per bad one."""
-    good: list[tuple[str, bytes]] = []
-    rejected: list[dict[str, Any]] = []
-    for index, element in enumerate(elements):
-        try:
-            if isinstance(element, _Undecodable):
-                raise Invalid("invalid_json", f"the line is not JSON: {element.detail}")
-            event = validate_event(element)
-            good.append((event["brand"], _encode(event, max_event_bytes)))
-        except Invalid as exc:
-            rejected.append(_rejection(index, element, exc.reason, exc.detail, lines))
-        except Exception as exc:  # a validator bug must not cost the server: refuse the event
-            log.exception("unexpected error validating an event")
-            detail = f"the event could not be checked ({type(exc).__name__})"
-            rejected.append(_rejection(index, element, "bad_type", detail, lines))
-    return good, rejected
-
-
-def _rejection(
-    index: int, element: Any, reason: str, detail: str, lines: list[int] | None
-) -> dict[str, Any]:
-    event_id = element.get("id") if isinstance(element, dict) else None
-    entry: dict[str, Any] = {
-        "index": index,
-        "id": event_id[:MAX_ID] if isinstance(event_id, str) else None,
-        "reason": reason,
-        "detail": detail,
-    }
-    if lines is not None:
-        entry["line"] = lines[index]
-    return entry
 
 
 async def _deliver(
@@ -805,7 +468,7 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.ensure_future(producer.watch())
-    reporter = asyncio.ensure_future(_report(stats, echo, log_every))
+    reporter = asyncio.ensure_future(report(stats, echo, log_every))
     for address in runner.addresses:
         shown = f"[{address[0]}]" if ":" in str(address[0]) else address[0]
         echo(f"socialpulse ingest: listening on http://{shown}:{address[1]} (POST /events)")
@@ -823,10 +486,3 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     return stats
-
-
-async def _report(stats: IngestStats, echo: Callable[[str], None], every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        if stats.statuses:
-            echo(stats.take().summary())

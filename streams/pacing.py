@@ -1,5 +1,10 @@
-"""``socialpulse generate``: drive a ``SyntheticStream`` in real time (after an optional fast
-backfill of its recent past), or write it to a file."""
+"""The synthetic stream paced in time: ``socialpulse generate``'s driver.
+
+``generator.SyntheticStream`` makes events for a moment; this module decides how many and
+when. :func:`history` yields the events of each second of an event-time span at ``rate``
+(shaped by the stream's daily rhythm and bursts); :func:`send_history` sends a recent past
+as fast as the producer goes, :func:`run_live` sends in real time, and :func:`write_file`
+writes a span as JSON lines."""
 
 from __future__ import annotations
 
