@@ -33,7 +33,7 @@ lint: $(BIN)/socialpulse  ## ruff check, ruff format --check, mypy
 	$(BIN)/mypy agents streams alerts grafana bench cli
 
 unit: $(BIN)/socialpulse  ## unit tests only (no broker)
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests --ignore=tests/integration
 
 integration: $(BIN)/socialpulse  ## integration tests only (embedded broker, real processes)
 	$(BIN)/pytest -q tests/integration

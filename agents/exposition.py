@@ -17,7 +17,7 @@ scrape. Here:
 
 Label values are escaped as ``prometheus_client`` escapes them (backslash, double quote,
 newline) and values formatted by its own ``floatToGoString``.
-``tests/unit/test_exposition.py`` holds the output to ``generate_latest``'s, byte for byte.
+``tests/agents/test_exposition.py`` holds the output to ``generate_latest``'s, byte for byte.
 """
 
 from __future__ import annotations

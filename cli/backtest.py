@@ -5,7 +5,7 @@ CSV, the same options, the same refusals), its events go in brand envelopes stra
 the worker's own ``BatchCore`` (decode, admit, enrich, count) and the detectors
 (``AlertEngine.detect``), batch after batch. So a backtest and a live worker raise the
 same alerts at the same event times, by construction: the detectors step through event
-time, and batch sizes do not change their verdicts (``tests/unit/test_alert_batching.py``).
+time, and batch sizes do not change their verdicts (``tests/alerts/test_alert_batching.py``).
 """
 
 from __future__ import annotations

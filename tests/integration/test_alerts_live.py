@@ -1,6 +1,6 @@
 """The eight alert scenarios live, at real time, through the broker.
 
-The scenarios of ``tests/unit/test_alert_paths.py``, moved in event time so that they
+The scenarios of ``tests/alerts/test_alert_paths.py``, moved in event time so that they
 start now: their history (an hour of calm, two hours of paid history) is sent first at
 full speed, then the events of the crisis minutes are sent one per message, keyed by brand,
 each at the wall-clock time it carries, as a live producer sends them. The alerts the
@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from tests.alerts.test_alert_paths import AT, EVENTS, PAID_AT, SCENARIOS, SILENCE_AFTER
 from tests.integration.conftest import Stack, value
 from tests.integration.test_alerts import Hook, backtest, hook  # noqa: F401 (the fixture)
 from tests.integration.test_pipeline import dumps
-from tests.unit.test_alert_paths import AT, EVENTS, PAID_AT, SCENARIOS, SILENCE_AFTER
 
 pytestmark = pytest.mark.integration
 

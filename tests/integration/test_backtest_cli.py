@@ -102,7 +102,7 @@ def test_a_replay_through_the_broker_raises_the_backtest_s_alerts(
     over the partitions, several to a request). The alerts on social-alerts are the
     backtest's, rule, brand, state and event time, and every event is counted (unkeyed:
     see the assertions)."""
-    from tests.unit.test_alert_paths import EVENTS, SILENCE_AFTER
+    from tests.alerts.test_alert_paths import EVENTS, SILENCE_AFTER
 
     config = tmp_path / "socialpulse.yml"
     config.write_text(f"alerts:\n  tuning:\n    silence_after: {SILENCE_AFTER}\n")

@@ -9,7 +9,7 @@ must decode to the same rejection again.
 CI runs each property derandomized (a fixed seed per test) with 300 examples. A longer,
 random run for local use (see docs/reliability.md, "Fuzzing")::
 
-    SOCIALPULSE_FUZZ_EXAMPLES=100000 pytest tests/unit/test_decode_fuzz.py
+    SOCIALPULSE_FUZZ_EXAMPLES=100000 pytest tests/streams/test_decode_fuzz.py
 
 prints hypothesis' seed on a failure; ``pytest --hypothesis-seed=N`` repeats that run.
 """

@@ -14,8 +14,8 @@ from socialpulse.cli.backtest import Backtest, BacktestResult, CoreProducer, sum
 from socialpulse.streams import plugins
 from socialpulse.streams.builtin_plugins import replay
 from tests.alert_scenarios import stream
+from tests.alerts.test_alert_batching import BURST, EVENTS, key, reference
 from tests.fakes import event
-from tests.unit.test_alert_batching import BURST, EVENTS, key, reference
 
 REPLAY = {
     "raw": False,

@@ -19,7 +19,7 @@ from socialpulse.streams.sources.mastodon import SSEParser, SSEvent, html_to_tex
 from socialpulse.streams.sources.reconnect import BadFrame, SourceError, retry_after
 from socialpulse.streams.validation import validate_event
 from tests.fake_sources import HEARTBEAT, FakeMastodon, Play, Reply, delete, status, update
-from tests.unit.test_source_bluesky import MemoryProducer
+from tests.streams.sources.test_source_bluesky import MemoryProducer
 
 KEYWORDS = Keywords({"acme": ["acme", "acmecorp"], "globex": ["globex"]})
 TOKEN = "s3cret-t0ken-value"

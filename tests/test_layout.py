@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 #: folder -> the package it installs as
 PACKAGES = {
     "streams": "socialpulse.streams",

@@ -33,7 +33,7 @@ from socialpulse.streams.enrich.evaluation import (
     table,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SEVEN = ("en", "fa", "ar", "pl", "vi", "es", "de")
 
 #: lowest sign accuracy allowed per language, set from what the scorer reaches
