@@ -80,6 +80,11 @@ class AlertStage(Service):
             log.error(
                 "could not write alert %s to %s: %s", alert.id, self.settings.alerts_topic, exc
             )
+        if self.should_stop:  # the worker is stopping, its deliveries drained: say so
+            for notifier in self.dispatcher.notifiers:
+                self._delivered(notifier.kind, "dropped")
+            log.error("alert %s raised while the worker stops: not delivered", alert.id)
+            return
         self.dispatcher.submit(body)  # delivered from the stage's start (queued until)
 
     async def on_start(self) -> None:

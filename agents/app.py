@@ -55,7 +55,7 @@ class SocialPulseApp(faust.App):
     board: WorkerBoard
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
-        """Faust's services, the pipeline's (alert stage, enrichment helpers, state log),
+        """Faust's services, the pipeline's (state log, enrichment helpers, alert stage),
         then the events reader: they start in this order and stop in the reverse one, so
         the reader leaves the group first, then queued alerts are delivered, helpers shut
         down and the state log closed, then Faust's producer and web server stop."""

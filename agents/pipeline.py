@@ -378,13 +378,13 @@ class KpiPipeline:
         self._assigning.add_done_callback(_log_failure)
 
     def services(self) -> list[Service]:
-        """The pipeline's services, in the order they start (they stop in reverse, after
-        the events reader, which the app starts after them): the alert stage (its
-        notifiers' queues delivered at the stop), the enrichment helpers, the state log."""
-        parts: list[Service] = [self.alerting]
+        """The pipeline's services, in the order they start; they stop in reverse, after
+        the events reader (which the app starts after them): the alert stage first (its
+        notifiers' queued alerts delivered), then the enrichment helpers, the state log."""
+        parts: list[Service] = [self.log]
         if self.enrichment is not None:
             parts.append(self.enrichment)
-        parts.append(self.log)
+        parts.append(self.alerting)
         return parts
 
 

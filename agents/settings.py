@@ -1,7 +1,7 @@
 """The worker's settings (``SOCIALPULSE_*`` environment variables) and the config file.
 
 :class:`WorkerSettings` extends the Kafka connection every process shares
-(``streams.connection.KafkaSettings``); the producers and the HTTP ingest read their own
+(``streams.settings.KafkaSettings``); the producers and the HTTP ingest read their own
 (``streams.settings``). :class:`FileConfig` is the optional per-brand YAML/JSON file of
 ``SOCIALPULSE_CONFIG_FILE``, read once by the process that needs it
 (``WorkerSettings.file_config``) and handed on; its ``alerts`` parts are validated by the

@@ -10,12 +10,14 @@ time, and batch sizes do not change their verdicts (``tests/alerts/test_alert_ba
 
 from __future__ import annotations
 
+import asyncio
 import math
 from array import array
 from collections import Counter
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from socialpulse.agents.batch_core import BatchCore, SourceMessage
 from socialpulse.agents.settings import FileConfig, WorkerSettings
@@ -182,18 +184,14 @@ class CoreProducer(EventProducer):
         await self.backtest.message(value)
         self.messages_sent += 1
 
-    async def _send_brand(self, brand: str) -> None:
-        buf = self._buffers.pop(brand, None)
-        self._sizes.pop(brand, None)
-        if not buf:
-            return
-        await self.backtest.message(b"[" + b",".join(buf) + b"]")
-        self.events_sent += len(buf)
-        self.messages_sent += 1
+    async def deliver(self, brand: str, envelope: bytes) -> asyncio.Future[Any]:
+        await self.backtest.message(envelope)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     async def flush(self) -> None:
-        for brand in list(self._buffers):
-            await self._send_brand(brand)
+        await super().flush()
         await self.backtest.flush()
 
 

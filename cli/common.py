@@ -25,7 +25,10 @@ S = TypeVar("S", bound=KafkaSettings)
 def invalid_settings(exc: ValidationError) -> str:
     """A settings error as one line naming the variables."""
     errors = "; ".join(
+        # a check across fields (the ingest's byte limits) names its variables itself
         f"SOCIALPULSE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+        if e["loc"]
+        else e["msg"]
         for e in exc.errors()
     )
     return f"invalid settings: {errors}"

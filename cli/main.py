@@ -117,7 +117,12 @@ def build_commands() -> list[click.Command]:
         if rate <= 0:
             raise click.BadParameter("must be positive", param_hint="--rate")
         plan = DemoPlan(rate, brands, seed, history, crisis, crisis_in)
-        code = run_demo(worker_settings(), plan, log_dir=log_dir)
+        settings = worker_settings()
+        try:
+            settings.file_config()  # a bad config file is one line now, not a dead worker
+        except ConfigFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        code = run_demo(settings, plan, log_dir=log_dir)
         if code:
             sys.exit(code)
 

@@ -64,7 +64,7 @@ class EventProducer:
         client_options: dict[str, Any] | None = None,
     ) -> None:
         """``client_options`` go to the aiokafka producer, and their TLS/SASL part to the
-        admin client that declares the topic: ``agents.kafka_security.client_options``."""
+        admin client that declares the topic: ``streams.connection.client_options``."""
         if max_events < 1 or max_bytes < 1024:
             raise ValueError("max_events must be >= 1 and max_bytes >= 1024")
         self.bootstrap = bootstrap
@@ -153,7 +153,7 @@ class EventProducer:
         waiter = self._receipts.get(brand)
         if waiter is None:
             waiter = asyncio.get_running_loop().create_future()
-            waiter.add_done_callback(_retrieve)  # nobody may wait for it (--no-wait)
+            waiter.add_done_callback(retrieve)  # nobody may wait for it (--no-wait)
             self._receipts[brand] = waiter
         return waiter
 
@@ -193,14 +193,7 @@ class EventProducer:
             if not buf:  # (a receipt is made only with an event in the buffer)
                 return None
             try:
-                assert self._producer is not None, "start() the producer first"
-                value = b"[" + b",".join(buf) + b"]"
-                fut = await self._producer.send(
-                    self.topic,
-                    value,
-                    key=brand.encode("utf-8"),
-                    partition=brand_partition(brand, self._partitions),
-                )
+                fut = await self.deliver(brand, b"[" + b",".join(buf) + b"]")
             except BaseException as exc:
                 if receipt is not None and not receipt.done():
                     receipt.set_exception(BrokerUnavailable(f"{type(exc).__name__}: {exc}"))
@@ -215,6 +208,18 @@ class EventProducer:
         self.messages_sent += 1
         await self._reap()
         return fut
+
+    async def deliver(self, brand: str, envelope: bytes) -> asyncio.Future[Any]:
+        """Hand one envelope of ``brand`` to Kafka, keyed by the brand, on the brand's
+        partition; its delivery future. The one place an envelope leaves: a subclass may
+        deliver elsewhere (``cli.backtest.CoreProducer`` hands it to the batch core)."""
+        assert self._producer is not None, "start() the producer first"
+        return await self._producer.send(
+            self.topic,
+            envelope,
+            key=brand.encode("utf-8"),
+            partition=brand_partition(brand, self._partitions),
+        )
 
     async def _reap(self) -> None:
         if len(self._pending) < 256:
@@ -275,7 +280,7 @@ class EventProducer:
             self._producer = None
 
 
-def _retrieve(fut: asyncio.Future[Any]) -> None:
+def retrieve(fut: asyncio.Future[Any]) -> None:
     """Mark a future's exception as seen (it is reported elsewhere, or nobody waits)."""
     if not fut.cancelled():
         fut.exception()

@@ -17,7 +17,50 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from socialpulse.streams.connection import check
+
+def check(
+    protocol: str,
+    *,
+    cafile: Path | None,
+    certfile: Path | None,
+    keyfile: Path | None,
+    username: str | None,
+    has_password: bool,
+) -> None:
+    """Raise ValueError, naming the variables, for a combination that cannot work."""
+    uses_tls = protocol in ("SSL", "SASL_SSL")
+    uses_sasl = protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+    files = {
+        "SOCIALPULSE_KAFKA_SSL_CAFILE": cafile,
+        "SOCIALPULSE_KAFKA_SSL_CERTFILE": certfile,
+        "SOCIALPULSE_KAFKA_SSL_KEYFILE": keyfile,
+    }
+    given = [name for name, path in files.items() if path is not None]
+    if given and not uses_tls:
+        raise ValueError(
+            f"{', '.join(given)} set, but SOCIALPULSE_KAFKA_SECURITY_PROTOCOL is {protocol}: "
+            "use SSL or SASL_SSL for TLS"
+        )
+    if (certfile is None) != (keyfile is None):
+        raise ValueError(
+            "a TLS client certificate needs both SOCIALPULSE_KAFKA_SSL_CERTFILE and "
+            "SOCIALPULSE_KAFKA_SSL_KEYFILE"
+        )
+    for name in given:
+        path = files[name]
+        assert path is not None
+        if not path.is_file():
+            raise ValueError(f"{name}: {path} is not a readable file")
+    if uses_sasl and (not username or not has_password):
+        raise ValueError(
+            f"SOCIALPULSE_KAFKA_SECURITY_PROTOCOL={protocol} needs SOCIALPULSE_KAFKA_SASL_USERNAME "
+            "and SOCIALPULSE_KAFKA_SASL_PASSWORD"
+        )
+    if not uses_sasl and (username or has_password):
+        raise ValueError(
+            "SOCIALPULSE_KAFKA_SASL_USERNAME/PASSWORD set, but "
+            f"SOCIALPULSE_KAFKA_SECURITY_PROTOCOL is {protocol}: use SASL_PLAINTEXT or SASL_SSL"
+        )
 
 
 class KafkaSettings(BaseSettings):
@@ -118,7 +161,9 @@ def bootstrap_servers(url: str) -> str:
 
 
 class ProducerSettings(KafkaSettings):
-    """A producer command's settings: the Kafka connection and the events topic."""
+    """The producer commands' settings. They need nothing beyond ``KafkaSettings``: the
+    class names the kind, so a producer never reads (or fails on) a worker's or the
+    ingest's variables, and may grow its own."""
 
 
 class IngestSettings(KafkaSettings):

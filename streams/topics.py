@@ -27,7 +27,7 @@ SECURITY_KEYS: Final = frozenset(
 
 
 def security_options(client_options: dict[str, Any] | None) -> dict[str, Any]:
-    """The TLS/SASL part of a client's options (``agents.kafka_security.client_options``),
+    """The TLS/SASL part of a client's options (``streams.connection.client_options``),
     which an admin client beside a producer or consumer needs too."""
     return {k: v for k, v in (client_options or {}).items() if k in SECURITY_KEYS}
 

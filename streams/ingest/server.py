@@ -46,7 +46,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from socialpulse.streams.ingest.body import BodyError, check_events, parse_body
 from socialpulse.streams.ingest.delivery import DeliveryProducer, IngestProducer
 from socialpulse.streams.ingest.metrics import IngestMetrics, IngestStats, report
-from socialpulse.streams.producer import BrokerUnavailable
+from socialpulse.streams.producer import BrokerUnavailable, retrieve
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +145,6 @@ class Hold:
         if gate is not None:
             gate.in_flight -= 1
             gate.held -= self._size
-
-
-def _retrieve(fut: asyncio.Future[Any]) -> None:
-    """Mark a future's exception as seen (it is reported elsewhere, or nobody waits)."""
-    if not fut.cancelled():
-        fut.exception()
 
 
 @dataclass
@@ -278,11 +272,11 @@ async def _deliver(
     if wait:
         await delivered
     else:
-        delivered.add_done_callback(_retrieve)
+        delivered.add_done_callback(retrieve)
 
 
 def _consume(task: asyncio.Future[None]) -> None:
-    _retrieve(task)
+    retrieve(task)
 
 
 async def post_events(request: web.Request) -> web.Response:

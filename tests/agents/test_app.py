@@ -78,7 +78,7 @@ async def test_the_workers_services_start_in_order_and_stop_in_reverse() -> None
     app = create_app(WorkerSettings(enrich_processes=0), registry=CollectorRegistry())
     services = list(app.on_init_dependencies())
     names = [type(s).__name__ for s in services[-4:]]
-    assert names == ["AlertStage", "EnrichmentStage", "StateLog", "EventsReader"]
+    assert names == ["StateLog", "EnrichmentStage", "AlertStage", "EventsReader"]
     assert services[-1] is app.reader
     alerting = app.pipeline.alerting
     sent = app.metrics.alert_deliveries.labels("console", "sent")
@@ -104,3 +104,9 @@ async def test_the_workers_services_start_in_order_and_stop_in_reverse() -> None
         await service.stop()
     assert sent._value.get() == 1
     assert all(task.done() for task in alerting.dispatcher.tasks)
+
+    # an alert raised once the stage has stopped is counted dropped, not left queued
+    dropped = app.metrics.alert_deliveries.labels("console", "dropped")
+    await alerting.publish(alert)
+    assert dropped._value.get() == 1
+    assert all(queue.empty() for queue in alerting.dispatcher.queues)

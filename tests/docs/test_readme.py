@@ -128,3 +128,19 @@ def test_the_code_names_only_commands_that_exist() -> None:
                 named.setdefault(name, str(path.relative_to(root)))
     unknown = {name: where for name, where in named.items() if name not in commands}
     assert named and not unknown, f"commands that do not exist: {unknown}"
+
+
+def test_every_import_the_docs_show_works() -> None:
+    """A snippet of the README or docs/ that imports socialpulse names a module and names
+    that exist (a module moved, a class renamed: the snippet would fail a reader)."""
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    pattern = re.compile(
+        r"^(from socialpulse[\w.]* import (?:\([^)]*\)|.*)|import socialpulse\S*)", re.M
+    )
+    shown = [(page.name, m.group(1)) for page in pages for m in pattern.finditer(_text(page))]
+    assert shown, "no snippet imports socialpulse: the pattern is wrong"
+    for page, line in shown:
+        try:
+            exec(compile(line, page, "exec"), {})
+        except ImportError as exc:
+            raise AssertionError(f"{page}: {line!r}: {exc}") from None
