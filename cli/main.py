@@ -18,7 +18,6 @@ import click
 from faust.cli.faust import cli as faust_cli
 from pydantic import ValidationError
 
-from socialpulse.agents.app import create_app
 from socialpulse.agents.settings import ConfigFileError, WorkerSettings
 from socialpulse.cli.backtest_command import backtest_command
 from socialpulse.cli.board_prometheus import board_command
@@ -345,6 +344,8 @@ def main() -> None:
         sys.exit(f"socialpulse: {invalid_settings(exc)}")
     except ConfigFileError as exc:
         sys.exit(f"socialpulse: {exc}")
+    from socialpulse.agents.app import create_app  # the worker's runtime: Faust's commands only
+
     app = create_app(settings, config=config)
     dress(faust_cli, settings)
     app.main()

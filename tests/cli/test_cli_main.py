@@ -82,3 +82,16 @@ def test_the_root_help_lists_every_command_without_reading_settings() -> None:
     assert done.returncode == 0, done.stderr
     for name in ("demo", "worker", "generate", "ingest", "backtest", "bench", "send"):
         assert f"\n  {name} " in done.stdout
+
+
+def test_the_command_line_imports_no_worker_runtime() -> None:
+    """The worker's app (Faust agents, pipeline, reader) is imported only when a Faust
+    command runs: a producer command loads none of it."""
+    probe = (
+        "import sys, socialpulse.cli.main; "
+        "print(sorted(m for m in ('socialpulse.agents.app', 'socialpulse.agents.pipeline',"
+        " 'socialpulse.agents.events_reader') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
