@@ -55,10 +55,10 @@ class SocialPulseApp(faust.App):
     board: WorkerBoard
 
     def on_init_dependencies(self) -> Iterable[ServiceT]:
-        """Faust's services, the pipeline's (state log, enrichment helpers, alert stage),
+        """Faust's services, the pipeline's (alert stage, enrichment helpers, state log),
         then the events reader: they start in this order and stop in the reverse one, so
-        the reader leaves the group first, then queued alerts are delivered, helpers shut
-        down and the state log closed, then Faust's producer and web server stop."""
+        the reader leaves the group first, then the state log is closed, the helpers shut
+        down and the queued alerts delivered, then Faust's producer and web server stop."""
         services = list(super().on_init_dependencies())
         reader = getattr(self, "reader", None)
         if reader is None:

@@ -78,7 +78,7 @@ async def test_the_workers_services_start_in_order_and_stop_in_reverse() -> None
     app = create_app(WorkerSettings(enrich_processes=0), registry=CollectorRegistry())
     services = list(app.on_init_dependencies())
     names = [type(s).__name__ for s in services[-4:]]
-    assert names == ["StateLog", "EnrichmentStage", "AlertStage", "EventsReader"]
+    assert names == ["AlertStage", "EnrichmentStage", "StateLog", "EventsReader"]
     assert services[-1] is app.reader
     alerting = app.pipeline.alerting
     sent = app.metrics.alert_deliveries.labels("console", "sent")
