@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from socialpulse.agents.app import create_app
 from socialpulse.agents.settings import WorkerSettings
-from socialpulse.alerts.model import Alert
 from socialpulse.streams.generator import SyntheticStream
 from socialpulse.streams.validation import validate_event
+from tests.agents.test_board import _alert
 
 T0 = 1_700_000_000.0
 DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "socialpulse.yml"
@@ -82,20 +82,7 @@ async def test_the_workers_services_start_in_order_and_stop_in_reverse() -> None
     assert services[-1] is app.reader
     alerting = app.pipeline.alerting
     sent = app.metrics.alert_deliveries.labels("console", "sent")
-    alert = Alert(
-        id="acme-volume_spike",
-        brand="acme",
-        rule="volume_spike",
-        state="firing",
-        severity="warning",
-        crisis=True,
-        event_time=T0,
-        fired_at=T0,
-        value=3.0,
-        baseline=1.0,
-        threshold=2.0,
-        evidence={"events": 1},
-    )
+    alert = _alert("acme", "volume_spike", T0)
     alerting.dispatcher.submit(alert.to_dict())  # queued before the start: sent from it
     for service in services[-4:-1]:
         await service.start()
