@@ -239,7 +239,12 @@ class EventsReader(Service):
         """Partitions the pipeline waits for (just assigned, not read yet) that this fetch
         found read to their end: nothing fetched, and the counted position at the high
         watermark. (The embedded broker may report a high watermark below the end after
-        multi-record batches: such a partition is let go early, as if it had no wait.)"""
+        multi-record batches: such a partition is let go early, as if it had no wait.)
+
+        A partition that has never held a record (high watermark 0) is not let go: a
+        producer's first records may reach the partitions one after the other, and a
+        brand counted from the first ones alone would find the others' late. It is
+        waited for until it brings records, or for ``source_idle`` once others do."""
         waiting = self.pipeline.waiting()
         if not waiting or self.consumer is None:
             return set()
@@ -248,7 +253,7 @@ class EventsReader(Service):
             if tp.partition not in waiting or fetched.get(tp):
                 continue
             high = self.consumer.highwater(tp)
-            if high is not None and (self.pipeline.next_offset(tp.partition) or 0) >= high:
+            if high and (self.pipeline.next_offset(tp.partition) or 0) >= high:
                 done.add(tp.partition)
         return done
 

@@ -211,7 +211,9 @@ class KpiState:
         self.platform_cap = platform_cap
         self.campaign_cap = campaign_cap
         self.brands: dict[str, BrandState] = {}
-        self.pending: dict[int, float] = {}  # partitions not read yet -> assigned at (wall)
+        #: partitions not read yet -> the wall clock of the first batch of events after
+        #: they were assigned (None before it: the idle time runs from there)
+        self.pending: dict[int, float | None] = {}
         #: a partition this worker reads has records beyond what it has fetched (the
         #: runtime says so before each batch): forwards may be waiting there
         self.backlog = False
@@ -276,17 +278,25 @@ class KpiState:
             if ev["ts"] < first.get(key, float("inf")):
                 first[key] = ev["ts"]
         if self.pending:
+            if first:  # traffic: the idle time of the partitions still silent starts now
+                for partition, since in self.pending.items():
+                    if since is None:
+                        self.pending[partition] = now
             self._unhold({origin for _brand, origin in first}, now)
         for (brand, origin), ts in first.items():
             self._brand(brand).sources.expect(origin, ts, now)
-        if self.pending:  # partitions not read yet may carry these brands too
+        if self.pending:  # partitions not read yet may carry these brands too, and older
+            # events than those read so far (a first fetch may bring one partition alone):
+            # the brands wait at the allowed lateness before their earliest event here
             earliest: dict[str, float] = {}
             for (brand, _origin), ts in first.items():
                 earliest[brand] = min(ts, earliest.get(brand, ts))
             for brand, ts in earliest.items():
                 sources = self.brands[brand].sources
                 for partition, since in self.pending.items():
-                    sources.await_unread(partition, ts, since)
+                    sources.await_unread(
+                        partition, ts - self.allowed_lateness, now if since is None else since
+                    )
         out: list[float] = []
         append = out.append
         idle = self.idle()
@@ -309,11 +319,19 @@ class KpiState:
         return out
 
     def hold(self, partition: int) -> None:
-        """``partition`` was just assigned and is not read yet: until it is (or it stays
-        quiet for ``source_idle``), the brands counted meanwhile wait for it too, as a
-        Flink source split holds the watermark until it reports. So the first fetches of
-        a backfill, which may bring one partition alone, do not run ahead of the others."""
-        self.pending[partition] = self.clock()
+        """``partition`` was just assigned and is not read yet: until it is read from, found
+        read to its end (``unhold``), or stays quiet for ``source_idle`` once other
+        partitions bring events, the brands counted meanwhile wait for it too, as a Flink
+        source split holds the watermark until it reports. So the first fetches of a
+        backfill, which may bring one partition alone, do not run ahead of the others.
+
+        The idle time runs from the first batch of events after the hold, not from the
+        assignment: a worker that waits for traffic longer than ``source_idle`` still
+        holds its silent partitions when a producer starts, whose first records may reach
+        the broker's partitions one after the other (measured through the embedded
+        broker: a first fetch brought 27 envelopes of one partition while the three
+        others, written by the same librdkafka flush, still had none)."""
+        self.pending[partition] = None
 
     def unhold(self, partitions: Iterable[int]) -> None:
         """Partitions revoked: nothing to wait for from them."""
@@ -321,7 +339,9 @@ class KpiState:
 
     def _unhold(self, partitions: set[int], now: float) -> None:
         idle = self.idle()
-        expired = {p for p, since in self.pending.items() if now - since >= idle}
+        expired = {
+            p for p, since in self.pending.items() if since is not None and now - since >= idle
+        }
         done = (partitions & set(self.pending)) | expired
         if not done:
             return

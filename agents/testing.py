@@ -242,11 +242,11 @@ class Harness:
         if not worker.alive:
             raise RuntimeError(f"{worker.name} is dead")
         batch = self.next_batch(worker, size)
+        worker.core.caught_up(  # as the reader: read to its end, and not empty
+            p for p, pos in worker.positions.items() if pos >= len(self.events[p]) > 0
+        )
         if not batch:
             return 0
-        worker.core.caught_up(
-            p for p, pos in worker.positions.items() if pos >= len(self.events[p])
-        )
         read_to = dict(worker.positions)
         for message in batch:
             read_to[message.partition] = message.offset + 1

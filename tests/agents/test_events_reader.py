@@ -28,7 +28,7 @@ class Consumer:
         return self.tps
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return {0: 10, 1: 50}.get(tp.partition)
+        return {0: 10, 1: 50, 2: 0}.get(tp.partition)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.sought[tp] = offset
@@ -152,13 +152,16 @@ def test_commits_what_the_state_log_covers() -> None:
 
 def test_partitions_read_to_their_end_are_let_go() -> None:
     """A just-assigned partition that has nothing more to read is no longer waited for;
-    one with records in this fetch, or behind its high watermark, still is."""
-    tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
-    pipeline = Pipeline()  # next offsets: 0 -> 10, 1 -> 20
+    one with records in this fetch, behind its high watermark, or that never held a
+    record (a producer's first records may not have reached it yet), still is."""
+    tp0, tp1, tp2 = (TopicPartition(TOPIC, p) for p in range(3))
+    pipeline = Pipeline()  # next offsets: 0 -> 10, 1 -> 20, 2 -> none
     reader = EventsReader(WorkerSettings(events_topic=TOPIC), pipeline)  # type: ignore[arg-type]
+    reader.consumer = Consumer({tp0, tp1, tp2})  # type: ignore[assignment]
+    reader.resumed = {tp0, tp1, tp2}
+    assert reader.caught_up({}) == {0}  # 0: at its high watermark 10; 1: 20 of 50; 2: empty
     reader.consumer = Consumer({tp0, tp1})  # type: ignore[assignment]
     reader.resumed = {tp0, tp1}
-    assert reader.caught_up({}) == {0}  # 0: at its high watermark 10; 1: 20 of 50
     assert reader.caught_up({tp0: [Record(10)]}) == set()  # 0 brought records
     reader.resumed = {tp1}
     assert reader.caught_up({}) == set()  # 0 not sought yet
