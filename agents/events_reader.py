@@ -33,6 +33,11 @@ from socialpulse.streams.connection import client_options
 log = logging.getLogger("socialpulse.reader")
 
 COMMIT_EVERY = 1.0  # seconds between offset commits (hints)
+#: seconds after the first records of an assignment before a fetch may find a partition
+#: that never held a record read to its end: one producer's flush may reach the
+#: partitions one after the other (measured: milliseconds apart, through the embedded
+#: broker), and until then the brands counted wait for the empty ones too
+EMPTY_SETTLE = 1.0
 
 
 class Pipeline(Protocol):
@@ -96,6 +101,8 @@ class EventsReader(Service):
         self._assigning = False  # an assignment callback is restoring and seeking
         #: the first offset of each partition fetched while the callback ran (not counted)
         self._held_back: dict[TopicPartition, int] = {}
+        #: when the first records of this assignment were fetched (monotonic clock)
+        self._traffic_at: float | None = None
         #: creates the events topic if it does not exist (the app factory sets it)
         self.declare_topic: Callable[[], Awaitable[Any]] | None = None
 
@@ -156,6 +163,7 @@ class EventsReader(Service):
         """Restore the assigned partitions and seek each to where its state resumes."""
         assert self.consumer is not None
         self.resumed = set()
+        self._traffic_at = None
         self._assigning = True
         try:
             await self.pipeline.on_assigned(set(assigned))
@@ -189,6 +197,7 @@ class EventsReader(Service):
             if consumer is None:
                 await self.sleep(0.1)
                 continue
+            started = time.monotonic()
             try:
                 fetched = await consumer.getmany(
                     timeout_ms=int(settings.batch_within * 1000) or 1,
@@ -199,7 +208,9 @@ class EventsReader(Service):
                 await self.sleep(0.5)
                 continue
             messages = self.messages(fetched)
-            caught_up = self.caught_up(fetched)
+            if messages and self._traffic_at is None:
+                self._traffic_at = time.monotonic()
+            caught_up = self.caught_up(fetched, started)
             behind = self.behind(fetched)
             if messages:
                 await self.pipeline.handle(messages, caught_up, behind)
@@ -235,25 +246,32 @@ class EventsReader(Service):
             for record in records
         ]
 
-    def caught_up(self, fetched: Mapping[TopicPartition, list[Any]]) -> set[int]:
+    def caught_up(
+        self, fetched: Mapping[TopicPartition, list[Any]], started: float | None = None
+    ) -> set[int]:
         """Partitions the pipeline waits for (just assigned, not read yet) that this fetch
         found read to their end: nothing fetched, and the counted position at the high
         watermark. (The embedded broker may report a high watermark below the end after
         multi-record batches: such a partition is let go early, as if it had no wait.)
 
-        A partition that has never held a record (high watermark 0) is not let go: a
-        producer's first records may reach the partitions one after the other, and a
-        brand counted from the first ones alone would find the others' late. It is
-        waited for until it brings records, or for ``source_idle`` once others do."""
+        A partition that has never held a record (high watermark 0) is let go only by a
+        fetch ``started`` (monotonic clock; default now) ``EMPTY_SETTLE`` seconds after
+        the first records of the assignment: a producer's first records may reach the
+        partitions one after the other, and a brand counted from the first ones alone
+        would find the others' late."""
         waiting = self.pipeline.waiting()
         if not waiting or self.consumer is None:
             return set()
+        started = time.monotonic() if started is None else started
+        settled = self._traffic_at is not None and started - self._traffic_at >= EMPTY_SETTLE
         done: set[int] = set()
         for tp in self.assignment() & self.resumed:
             if tp.partition not in waiting or fetched.get(tp):
                 continue
             high = self.consumer.highwater(tp)
-            if high and (self.pipeline.next_offset(tp.partition) or 0) >= high:
+            if high is None or (high == 0 and not settled):
+                continue
+            if (self.pipeline.next_offset(tp.partition) or 0) >= high:
                 done.add(tp.partition)
         return done
 

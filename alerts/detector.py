@@ -221,10 +221,16 @@ class AlertEngine:
             floor = ts if floors is None else floors.get(id(ev), ts)
             if watch.watermark is None:
                 watch.watermark = floor
-                if watch.since is None:
-                    watch.since = int(min(ts, floor) // 60)
             elif floor > watch.watermark:
                 out += self._move(brand, watch, floor)
+            # the brand's first minute with events (not the watermark, which a partition
+            # not read yet holds before them): an older event within the held minutes
+            # moves it back
+            minute = int(ts // 60)
+            if watch.since is None or (
+                minute < watch.since and minute >= int(watch.watermark // 60) - self.hold
+            ):
+                watch.since = minute
             self._add(brand, watch, ev, contributed)
         if states is not None:
             brands = {ev["brand"] for ev in events} if events else list(self.watches)
@@ -438,9 +444,14 @@ class AlertEngine:
     def _learn(self, watch: Watch, current: int) -> None:
         """Learn the closed minutes before ``current`` that have settled."""
         t = self.tuning
-        if watch.closed is None:  # first step: learn every closed minute held
-            watch.closed = min(watch.minutes, default=current) - 1
         last = current - 1 - t.settle_minutes  # minutes still filling with late events wait
+        if watch.closed is None:  # first step: learn every closed minute held
+            start = min(watch.minutes, default=current)
+            if start > last:
+                # none has settled yet: wait, as older events may still come (a watermark
+                # held by a partition not read yet starts before the brand's first events)
+                return
+            watch.closed = start - 1
         first = max(watch.closed + 1, last - MAX_CATCH_UP)
         b = watch.baselines
         for minute in range(first, last + 1):

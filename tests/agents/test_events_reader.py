@@ -12,7 +12,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from socialpulse.agents.events_reader import EventsReader, _Rebalance
+from socialpulse.agents.events_reader import EMPTY_SETTLE, EventsReader, _Rebalance
 from socialpulse.agents.settings import WorkerSettings
 
 TOPIC = "events"
@@ -160,6 +160,10 @@ def test_partitions_read_to_their_end_are_let_go() -> None:
     reader.consumer = Consumer({tp0, tp1, tp2})  # type: ignore[assignment]
     reader.resumed = {tp0, tp1, tp2}
     assert reader.caught_up({}) == {0}  # 0: at its high watermark 10; 1: 20 of 50; 2: empty
+    # 2 never held a record: let go only by a fetch begun a while after the first records
+    reader._traffic_at = 100.0
+    assert reader.caught_up({}, started=100.5) == {0}
+    assert reader.caught_up({}, started=100.0 + EMPTY_SETTLE) == {0, 2}
     reader.consumer = Consumer({tp0, tp1})  # type: ignore[assignment]
     reader.resumed = {tp0, tp1}
     assert reader.caught_up({tp0: [Record(10)]}) == set()  # 0 brought records

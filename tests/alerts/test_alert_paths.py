@@ -155,3 +155,35 @@ def test_an_unkeyed_backfill_read_by_two_workers_side_by_side() -> None:
     h.settle(two)
     assert not h.dead_letters
     assert keys(one.alerts + two.alerts) == live()[0]
+
+
+def test_a_first_fetch_of_one_partition_alone_raises_the_same_alerts() -> None:
+    """What the embedded broker showed for one librdkafka flush: a worker that waited for
+    traffic with four empty partitions fetches the first records of one partition alone
+    (envelopes from 15 minutes into the stream on), the others' a moment later. The
+    empty partitions hold the brands (``KpiState.hold``): nothing is late, and the alerts
+    are the live run's, though the held watermarks start before the first events."""
+    from socialpulse.streams import codec
+
+    now = [0.0]
+    h = Harness(
+        4, alerts=True, tuning=Tuning(silence_after=SILENCE_AFTER), hold_unread=True,
+        clock=lambda: now[0],
+    )  # fmt: skip
+    worker = h.start_worker(range(4))
+    asyncio.run(h.step(worker, 10))  # nothing yet: the partitions are empty
+    now[0] += 60.0
+    h.tick(worker)
+    envelopes = [EVENTS[i : i + 200] for i in range(0, len(EVENTS), 200)]
+    first = 8  # the first 1,600 events (about 15 minutes) reach the other partitions later
+    for chunk in envelopes[first : first + 27]:
+        h.produce(codec.dumps(chunk), 0)
+    asyncio.run(h.step(worker, 100))  # the first fetch: partition 0 alone
+    now[0] += 0.2
+    for k, chunk in enumerate(envelopes[:first]):
+        h.produce(codec.dumps(chunk), 1 + k % 3)
+    for k, chunk in enumerate(envelopes[first + 27 :]):
+        h.produce(codec.dumps(chunk), k % 4)
+    asyncio.run(h.drain(worker, 50))
+    assert not h.dead_letters
+    assert keys(worker.alerts) == live()[0]
