@@ -381,9 +381,9 @@ class KpiPipeline:
         """The pipeline's services, in the order they start: the alert stage, the
         enrichment helpers, the state log. They stop in reverse, after the events reader
         (which the app starts after them): the state log closed, the helpers shut down,
-        the notifiers' queued alerts delivered. (Started state log first, the unkeyed
-        replay of ``tests/integration/test_backtest_cli.py`` counted events late: this is
-        the order measured exact.)"""
+        the notifiers' queued alerts delivered. (The events once counted late with the
+        state log started first were not the order's doing: they came from partitions
+        still empty at a producer's first records, see ``events_reader.EMPTY_SETTLE``.)"""
         parts: list[Service] = [self.alerting]
         if self.enrichment is not None:
             parts.append(self.enrichment)

@@ -242,7 +242,9 @@ class Harness:
         if not worker.alive:
             raise RuntimeError(f"{worker.name} is dead")
         batch = self.next_batch(worker, size)
-        worker.core.caught_up(  # as the reader: read to its end, and not empty
+        # as the reader: read to its end, and not empty (the reader lets an empty one go
+        # a second after the first records; here only its idle time does)
+        worker.core.caught_up(
             p for p, pos in worker.positions.items() if pos >= len(self.events[p]) > 0
         )
         if not batch:
