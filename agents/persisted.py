@@ -56,6 +56,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
+
 from socialpulse.agents.state import MAX_WINDOW_MINUTES, BatchResult, KpiState, coarse_slot
 from socialpulse.alerts.detector import AlertEngine
 from socialpulse.streams import codec
@@ -145,10 +147,23 @@ def _kind_and_epoch(raw: bytes, whole: bool = False) -> tuple[str, str] | None:
     if head is not None:
         return head[1].decode(), head[2].decode()
     try:
+        if whole:  # the JSON read through, but only the head built (replay decodes it)
+            found = _WHOLE.decode(raw)
+            return found.t, found.e
         record = codec.loads(raw)
         return record["t"], record["e"]
-    except (codec.DecodeError, KeyError, TypeError):
+    except (codec.DecodeError, msgspec.DecodeError, KeyError, TypeError):
         return None
+
+
+class _Head(msgspec.Struct):
+    """A record's kind and epoch; the rest of it is checked as JSON and skipped."""
+
+    t: str
+    e: str
+
+
+_WHOLE: Final = msgspec.json.Decoder(_Head)
 
 
 def replay_start(records: list[tuple[int, bytes]]) -> int | None:

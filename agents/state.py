@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import numpy as np
+
 from socialpulse.agents.counters import DISTINCT_KINDS, N, contributions, distinct_key, zero
 from socialpulse.agents.distinct import DEFAULT_CAP, DistinctTracker
 from socialpulse.agents.followers import PlatformFollowers
@@ -294,9 +296,8 @@ class KpiState:
             for brand, ts in earliest.items():
                 sources = self.brands[brand].sources
                 for partition, since in self.pending.items():
-                    sources.await_unread(
-                        partition, ts - self.allowed_lateness, now if since is None else since
-                    )
+                    assert since is not None  # set above: this batch has traffic
+                    sources.await_unread(partition, ts - self.allowed_lateness, since)
         out: list[float] = []
         append = out.append
         idle = self.idle()
@@ -708,15 +709,7 @@ class KpiState:
             wm_minute = bs.wm_minute
             if wm_minute is None:  # partitions expected, no event counted yet
                 continue
-            for window, width in WINDOWS.items():
-                totals = bs.totals[window]
-                for minute, bucket in bs.buckets.items():
-                    if minute > wm_minute - width:
-                        for group, counts in bucket.items():
-                            _add(totals.setdefault(group, zero()), counts)
-            for bucket in bs.coarse.values():  # every kept coarse bucket is inside 24h
-                for group, counts in bucket.items():
-                    _add(bs.totals["24h"].setdefault(group, zero()), counts)
+            _rebuild_totals(bs, wm_minute)
         for brand, minute, entries in sorted(sightings, key=lambda r: r[1]):
             owner = restored.get(brand)
             if owner is None or owner.wm_minute is None:
@@ -741,6 +734,39 @@ class KpiState:
         """Drop brands whose partitions moved to another worker."""
         for brand in brands:
             self.brands.pop(brand, None)
+
+
+def _rebuild_totals(bs: BrandState, wm_minute: int) -> None:
+    """The window totals of restored buckets: per group, the sum of its vectors in each
+    window, summed by numpy (a restart's longest step once written per vector)."""
+    vectors: dict[Group, list[array[float]]] = {}
+    ages: dict[Group, list[int]] = {}  # minutes before the watermark's
+    for minute, bucket in bs.buckets.items():
+        for group, counts in bucket.items():
+            held = vectors.get(group)
+            if held is None:
+                vectors[group], ages[group] = [counts], [wm_minute - minute]
+            else:
+                held.append(counts)
+                ages[group].append(wm_minute - minute)
+    day = MAX_WINDOW_MINUTES - 1  # every kept coarse bucket is inside 24h, and only there
+    for bucket in bs.coarse.values():
+        for group, counts in bucket.items():
+            held = vectors.get(group)
+            if held is None:
+                vectors[group], ages[group] = [counts], [day]
+            else:
+                held.append(counts)
+                ages[group].append(day)
+    for group, held in vectors.items():
+        matrix = np.frombuffer(b"".join(held), dtype=np.float64).reshape(len(held), N)
+        age = np.array(ages[group])
+        for window, width in WINDOWS.items():
+            inside = age < width
+            if inside.all():
+                bs.totals[window][group] = array("d", matrix.sum(axis=0).tobytes())
+            elif inside.any():
+                bs.totals[window][group] = array("d", matrix[inside].sum(axis=0).tobytes())
 
 
 def sparse(vec: array[float]) -> dict[str, float]:

@@ -12,12 +12,15 @@ new snapshot whenever the worker's rule says one is due (``persisted.LogTail``: 
 or as many bytes as the last snapshot; ``--records-only`` keeps only the 500 records).
 
 A read-back is longest just before a snapshot is due: there, the partition's recovery is
-timed as a worker does it once the records are fetched: decode and apply the records
-(``persisted.replay``) and rebuild its brands into a fresh ``KpiState``
-(``persisted.restore_state``). The worst of each partition, summed, is a recovery of every
-partition at its worst. At the end every partition is recovered once more and checked
-against the fed state (brand and bucket records, event ids, distinct counts' sightings).
-Fetching the records from the broker is not timed (their bytes are printed).
+timed as a worker does it once the records are fetched: find the last whole snapshot
+(``persisted.replay_start``), decode and apply the records from it (``persisted.replay``)
+and rebuild its brands into a fresh ``KpiState`` (``persisted.restore_state``), with the
+worker's garbage-collector settings (``gc_tuning``: what the process held before the
+restore frozen out of collections, as a restarted worker's startup objects are). The
+worst of each partition, summed, is a recovery of every partition at its worst. At the
+end every partition is recovered once more and checked against the fed state (brand and
+bucket records, event ids, distinct counts' sightings). Fetching the records from the
+broker is not timed (their bytes are printed).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if not __package__:  # run as `python bench/recovery.py`: `import bench` needs t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.memory import DAY_MINUTES, MB, Feed, rss_bytes
+from socialpulse.agents.gc_tuning import BATCH_THRESHOLDS
 from socialpulse.agents.persisted import (
     KeyBook,
     LogTail,
@@ -41,6 +45,7 @@ from socialpulse.agents.persisted import (
     fence_record,
     new_epoch,
     replay,
+    replay_start,
     restore_state,
     snapshot_record,
     stage_writes,
@@ -74,11 +79,22 @@ def same(fed: KpiState, rebuilt: KpiState, brand: str) -> bool:
 def recover(log: list[bytes]) -> tuple[KpiState, float, float]:
     """The state rebuilt from a partition's log; seconds replaying, seconds in all."""
     state = KpiState()
-    t0 = time.perf_counter()
-    replayed = replay(log)
-    replayed_at = time.perf_counter()
-    restore_state(state, KeyBook(), replayed.data)
-    return state, replayed_at - t0, time.perf_counter() - t0
+    # as in a worker restarted (``tune_gc``): its thresholds, and what exists before the
+    # restore (here the state fed so far and the logs) frozen out of every collection
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*BATCH_THRESHOLDS)
+    try:
+        t0 = time.perf_counter()
+        # as a worker's read-back: find the last whole snapshot, then replay from its fence
+        start = replay_start(list(enumerate(log))) or 0
+        replayed = replay(log[start:])
+        replayed_at = time.perf_counter()
+        restore_state(state, KeyBook(), replayed.data)
+        return state, replayed_at - t0, time.perf_counter() - t0
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def main() -> int:

@@ -29,6 +29,7 @@ from socialpulse.cli.group import dress
 from socialpulse.cli.ingest_command import ingest_command
 from socialpulse.cli.produce_commands import producer_commands
 from socialpulse.streams.settings import IngestSettings, ProducerSettings
+from socialpulse.streams.vocabulary import DEFAULT_BRANDS
 
 #: ``socialpulse bench`` outside a source checkout (``bench/`` is not installed)
 NO_BENCH = (
@@ -69,7 +70,13 @@ def build_commands() -> list[click.Command]:
     @click.option(
         "--rate", type=float, default=300.0, show_default=True, help="Generator events/s."
     )
-    @click.option("--brands", type=int, default=4, show_default=True, help="Brands to simulate.")
+    @click.option(
+        "--brands",
+        type=click.IntRange(1, len(DEFAULT_BRANDS)),
+        default=4,
+        show_default=True,
+        help="Brands to simulate.",
+    )
     @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
     @click.option(
         "--history",
@@ -341,9 +348,9 @@ def main() -> None:
         settings = WorkerSettings()
         config = settings.file_config()
     except ValidationError as exc:
-        sys.exit(f"socialpulse: {invalid_settings(exc)}")
+        sys.exit(f"Error: {invalid_settings(exc)}")  # as click writes every other command's
     except ConfigFileError as exc:
-        sys.exit(f"socialpulse: {exc}")
+        sys.exit(f"Error: {exc}")
     from socialpulse.agents.app import create_app  # the worker's runtime: Faust's commands only
 
     app = create_app(settings, config=config)

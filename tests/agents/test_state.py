@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialpulse.agents.counters import C, N
-from socialpulse.agents.state import ALL, COARSE, OTHER, KpiState, dense, sparse
+from socialpulse.agents.state import ALL, COARSE, OTHER, KpiState, coarse_slot, dense, sparse
 from socialpulse.streams import codec
 from socialpulse.streams.validation import validate_event
 
@@ -145,6 +145,40 @@ def test_restore_rebuilds_the_same_totals() -> None:
     assert rb.seen == bs.seen
     again = restored.apply([events[0]])
     assert again.duplicates == {"acme": 1}
+
+
+def test_restore_rebuilds_the_totals_of_minute_and_compacted_buckets() -> None:
+    """Five hours in time order with the default lateness: minutes past the compaction age
+    are merged into coarse buckets, which only the 24h window reads after a restore."""
+    state = KpiState()
+    rng = random.Random(11)
+    for minute in range(5 * 60):
+        state.apply(
+            [
+                ev(
+                    f"e{minute}-{i}",
+                    T + minute * 60 + rng.uniform(0, 59),
+                    rng.choice(["impression", "like", "conversion"]),
+                    platform=rng.choice(["x", "web"]),
+                    campaign=rng.choice(["c1", "c2"]),
+                    count=rng.randint(1, 5),
+                    value=round(rng.uniform(0, 100), 2),
+                )
+                for i in range(3)
+            ]
+        )
+    bs = state.brands["acme"]
+    assert bs.coarse and bs.buckets  # both kinds are restored
+    slots = [*bs.buckets, *(coarse_slot(start) for start in bs.coarse)]
+    records = [("acme", m, state.bucket_record("acme", m)) for m in slots]
+    restored = KpiState()
+    restored.restore({"acme": {"wm": bs.watermark}}, records, [])  # type: ignore[arg-type]
+    rb = restored.brands["acme"]
+    for window in ("5m", "1h", "24h"):
+        assert rb.totals[window].keys() == bs.totals[window].keys()
+        for group, vec in bs.totals[window].items():
+            assert list(rb.totals[window][group]) == pytest.approx(list(vec), abs=1e-6)
+    assert rb.totals["24h"][(ALL, ALL)][C.impressions] > rb.totals["1h"][(ALL, ALL)][C.impressions]
 
 
 def _window_snapshot(state: KpiState) -> dict:

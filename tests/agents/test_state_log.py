@@ -123,3 +123,33 @@ def test_a_snapshot_cut_short_is_not_a_start() -> None:
     log[7] = whole[:-20]  # cut short: its head is whole, the rest does not decode
     got, _ = read_back(log, len(log))
     assert got == log[2:]  # from the first snapshot's fence
+
+
+def test_a_snapshot_found_by_the_read_back_is_decoded_once(monkeypatch) -> None:
+    """``read_from_snapshot`` reads the snapshot through to know it is whole JSON, without
+    building it: only ``replay`` decodes it (a decode was the longest part of a restore)."""
+    from socialpulse.agents import persisted
+
+    log = log_with([3], 8)
+    decoded: list[bytes] = []
+    loads = persisted.codec.loads
+
+    def counting(raw: bytes):  # type: ignore[no-untyped-def]
+        decoded.append(raw)
+        return loads(raw)
+
+    monkeypatch.setattr(persisted.codec, "loads", counting)
+    got, _offsets = read_back(log, len(log))
+    snapshot = next(raw for raw in got if raw.startswith(b'{"v":1,"t":"snapshot"'))
+    replayed = replay(got)
+    assert sum(raw is snapshot for raw in decoded) == 1
+    assert replayed.snapshots == 1
+    assert replayed.data["k"] == 3
+
+
+def test_a_snapshot_that_is_not_whole_json_is_not_where_a_read_back_starts() -> None:
+    log = log_with([2, 6], 9)
+    cut = next(i for i, raw in enumerate(log) if raw.startswith(b'{"v":1,"t":"snapshot","e":"e6"'))
+    log[cut] = log[cut][:-3]  # the later snapshot cut short: read from the earlier one
+    got, _offsets = read_back(log, len(log))
+    assert got[1].startswith(b'{"v":1,"t":"snapshot","e":"e2"')

@@ -63,7 +63,7 @@ def test_the_worker_names_its_invalid_setting_in_one_line() -> None:
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert lines == [
-        "socialpulse: invalid settings: SOCIALPULSE_ALLOWED_LATENESS: "
+        "Error: invalid settings: SOCIALPULSE_ALLOWED_LATENESS: "
         "Input should be greater than or equal to 0"
     ]
 
@@ -75,6 +75,14 @@ def test_a_producer_names_its_own_invalid_setting_in_one_line(tmp_path: Path) ->
         "Error: invalid settings: SOCIALPULSE_BROKER: Value error, broker address "
         "'not-an-address' in 'not-an-address' is not host:port"
     ]
+
+
+def test_a_brand_count_out_of_range_is_a_one_line_error() -> None:
+    done = run(["demo", "--brands", "99"])
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--brands': 99 is not in the range 1<=x<=10."
+    )
 
 
 def test_the_root_help_lists_every_command_without_reading_settings() -> None:
