@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
@@ -62,34 +62,58 @@ class KpiCollector(Collector):
         self.config = config or FileConfig()
         self.timezone = timezone
 
-    def peers(self, brand: str) -> list[str] | None:
-        """The brands whose mentions make up ``brand``'s share of voice."""
+    def voice_group(self, brand: str) -> str | None:
+        """The competitor group whose mentions make up ``brand``'s share of voice (``""``
+        with no group configured: every brand this worker holds), None in no group."""
         if not self.config.competitor_groups:
-            return list(self.state.brands)
-        for members in self.config.competitor_groups.values():
+            return ""
+        for name, members in self.config.competitor_groups.items():
             if brand in members:
-                return members
+                return name
         return None
 
-    def context(self, brand: str, bs: BrandState, window: str, group: Group) -> Context:
+    def members(self, group: str) -> Iterable[str]:
+        """The brands of a competitor group named by ``voice_group``."""
+        return list(self.state.brands) if group == "" else self.config.competitor_groups[group]
+
+    def context(
+        self,
+        brand: str,
+        bs: BrandState,
+        window: str,
+        group: Group,
+        followers: Mapping[str, float | None],
+        voices: dict[tuple[str, str, Group], float],
+    ) -> Context:
+        """What ``group``'s KPIs need beyond its totals. ``followers`` are the brand's
+        follower totals by platform (``ALL`` for their sum) and ``voices`` the mentions of
+        a competitor group in a window and label group, summed once per scrape."""
         platform, campaign = group
-        followers = bs.followers_total(platform if campaign == ALL else ALL)
         voice = None
-        peers = self.peers(brand) if campaign == ALL else None
-        if peers is not None:
-            voice = 0.0
-            for peer in peers:
-                other = self.state.brands.get(peer)
-                totals = other.totals[window].get(group) if other else None
-                if totals is not None:
-                    voice += totals[C.mentions]
+        if campaign == ALL:
+            peers = self.voice_group(brand)
+            if peers is not None:
+                key = (peers, window, group)
+                voice = voices.get(key)
+                if voice is None:
+                    voice = voices[key] = self.voice(self.members(peers), window, group)
         return Context(
-            followers=followers,
+            followers=followers.get(platform if campaign == ALL else ALL),
             voice=voice,
             reach_scale=self.state.distinct_scale(bs, C.reach, group),
             visitor_scale=self.state.distinct_scale(bs, C.visitors, group),
             requester_scale=self.state.distinct_scale(bs, C.requesters, group),
         )
+
+    def voice(self, peers: Iterable[str], window: str, group: Group) -> float:
+        """The mentions of ``peers`` in ``window`` under the labels ``group``."""
+        voice = 0.0
+        for peer in peers:
+            other = self.state.brands.get(peer)
+            totals = other.totals[window].get(group) if other else None
+            if totals is not None:
+                voice += totals[C.mentions]
+        return voice
 
     def collect(self) -> Iterator[Metric]:
         families = {
@@ -106,10 +130,18 @@ class KpiCollector(Collector):
             "partitions carrying it), epoch seconds.",
             labels=["brand"],
         )
+        # (compute, the family's row list's append), with the label values of a row kept
+        # as one tuple shared by its KPIs: the renderer writes its labels once per scrape
+        kpis = [(kpi.compute, families[kpi.name].rows.append) for kpi in CATALOGUE]
+        add_polarity = polarity.rows.append
+        add_followers = families["followers"].rows.append
+        voices: dict[tuple[str, str, Group], float] = {}
         for brand, bs in list(self.state.brands.items()):
             if bs.watermark is None:
                 continue
             watermark.add_metric([brand], bs.watermark)
+            followers: dict[str, float | None] = {ALL: bs.followers_total()}
+            followers |= {p: bs.followers_total(p) for p in bs.followers}
             for window in WINDOWS:
                 followers_rows = {(ALL, ALL), *((p, ALL) for p in bs.followers)}
                 for group, totals in list(bs.totals[window].items()):
@@ -118,20 +150,20 @@ class KpiCollector(Collector):
                     if group[0] == VARIANT or not any(totals):
                         continue
                     followers_rows.discard(group)
-                    labels = [brand, group[0], group[1], window]
-                    ctx = self.context(brand, bs, window, group)
-                    for kpi in CATALOGUE:
-                        value = kpi.compute(totals, ctx)
+                    labels = (brand, group[0], group[1], window)
+                    ctx = self.context(brand, bs, window, group, followers, voices)
+                    for compute, add in kpis:
+                        value = compute(totals, ctx)
                         if value is not None:
-                            families[kpi.name].add_metric(labels, value)
+                            add((labels, value))
                     for name, idx in POLARITIES:
-                        polarity.add_metric([*labels, name], totals[idx])
+                        add_polarity(((*labels, name), totals[idx]))
                 # followers are a level, not a window count: shown for every platform
                 # with a snapshot, whether or not the window counted anything for it
                 for platform, campaign in sorted(followers_rows):
-                    total = bs.followers_total(platform)
+                    total = followers.get(platform)
                     if total is not None:
-                        families["followers"].add_metric([brand, platform, campaign, window], total)
+                        add_followers(((brand, platform, campaign, window), total))
         yield from families.values()
         yield polarity
         yield watermark

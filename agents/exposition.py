@@ -38,7 +38,9 @@ class GaugeRows(GaugeMetricFamily):
     """A gauge family whose series are kept as rows: (label values, value)."""
 
     def __init__(self, name: str, documentation: str, labels: Sequence[str]) -> None:
-        self.rows: list[tuple[Sequence[str], float]] = []
+        #: (label values, value); the collector may append to it directly, with label
+        #: values as a tuple of the right length
+        self.rows: list[tuple[tuple[str, ...], float]] = []
         super().__init__(name, documentation, labels=labels)
 
     @property  # type: ignore[override]
@@ -59,7 +61,7 @@ class GaugeRows(GaugeMetricFamily):
             raise ValueError("GaugeRows series carry no timestamp")
         if len(labels) != len(self._labelnames):
             raise ValueError(f"{self.name}: {len(labels)} label values for {self._labelnames}")
-        self.rows.append((labels, value))
+        self.rows.append((tuple(labels), value))
 
 
 class _Families(Collector):
@@ -98,8 +100,16 @@ def _legacy_labels(names: Iterable[str]) -> bool:
     return all(_is_valid_legacy_labelname(name) for name in names)
 
 
-def _rows(metric: GaugeRows, out: list[str]) -> bool:
-    """Write a ``GaugeRows`` family; False (nothing written) when its names need escaping."""
+#: label names -> label values -> their written ``{...}``
+Bodies = dict[tuple[str, ...], dict[tuple[str, ...], str]]
+
+
+def _rows(metric: GaugeRows, out: list[str], bodies: Bodies) -> bool:
+    """Write a ``GaugeRows`` family; False (nothing written) when its names need escaping.
+
+    ``bodies`` holds, per label-name list, the written ``{...}`` of each row of label
+    values met in this render: the KPI families share their rows' label values, so each
+    is sorted and escaped once per scrape, not once per family."""
     name = metric.name
     names = metric._labelnames
     if not _is_valid_legacy_metric_name(name) or not _legacy_labels(names):
@@ -110,15 +120,23 @@ def _rows(metric: GaugeRows, out: list[str]) -> bool:
         return True
     order = sorted(range(len(names)), key=lambda i: names[i])
     first, *rest = order
-    heads = [f'{name}{{{names[first]}="', *(f'",{names[i]}="' for i in rest)]
+    heads = [f'{{{names[first]}="', *(f'",{names[i]}="' for i in rest)]
     pairs = list(zip(heads, order, strict=True))
+    written = bodies.setdefault(tuple(names), {})
+    append = out.append
     for labels, value in metric.rows:
-        plain = "".join(labels)
-        if "\\" in plain or "\n" in plain or '"' in plain:
-            body = "".join([head + _escape(labels[i]) for head, i in pairs])
-        else:
-            body = "".join([head + labels[i] for head, i in pairs])
-        out.append(f'{body}"}} {_number(value)}\n')
+        body = written.get(labels)
+        if body is None:
+            plain = "".join(labels)
+            if "\\" in plain or "\n" in plain or '"' in plain:
+                body = "".join([head + _escape(labels[i]) for head, i in pairs]) + '"}'
+            else:
+                body = "".join([head + labels[i] for head, i in pairs]) + '"}'
+            written[labels] = body
+        number = repr(value)  # _number(value), with its common case inline
+        if value.__class__ is not float or number[-1] in "fn" or (value > 0 and "." in number[7:]):
+            number = _number(value)
+        append(f"{name}{body} {number}\n")
     return True
 
 
@@ -175,8 +193,12 @@ def _family(metric: Metric, out: list[str]) -> bool:
 def render(registry: Collector) -> bytes:
     """``generate_latest(registry)``, faster."""
     out: list[str] = []
+    bodies: Bodies = {}
     for metric in registry.collect():
-        written = _rows(metric, out) if isinstance(metric, GaugeRows) else _family(metric, out)
+        if isinstance(metric, GaugeRows):
+            written = _rows(metric, out, bodies)
+        else:
+            written = _family(metric, out)
         if not written:
             out.append(generate_latest(_Families([metric])).decode("utf-8"))
     return "".join(out).encode("utf-8")

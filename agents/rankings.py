@@ -10,6 +10,7 @@ any key that is large in some minute.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -195,7 +196,12 @@ class Rankings:
     def top(self, family: str, window: str, n: int) -> list[tuple[str, float]]:
         """The ``n`` largest keys in a window, largest first (ties by key)."""
         total = self.totals.get(family, {}).get(window, {})
-        return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        if n < len(total):  # the keys at or above the n-th largest amount, not every key
+            if n <= 0:
+                return []
+            least = heapq.nlargest(n, total.values())[-1]
+            return sorted([kv for kv in total.items() if kv[1] >= least], key=_rank)[:n]
+        return sorted(total.items(), key=_rank)
 
     def record(self, slot: int) -> dict[str, dict[str, float]] | None:
         """Tallies of a minute, or of a coarse bucket when ``slot`` is negative."""
@@ -220,6 +226,10 @@ class Rankings:
             for key, amount in tally.items():
                 merged[key] = merged.get(key, 0.0) + float(amount)
                 _bump(self._total(family, window), key, float(amount))
+
+
+def _rank(item: tuple[str, float]) -> tuple[float, str]:
+    return -item[1], item[0]
 
 
 def _bump(total: dict[str, float], key: str, amount: float) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -117,3 +117,18 @@ def test_rows_take_no_timestamp_and_the_right_number_of_labels() -> None:
 @given(st.one_of(st.floats(), st.integers(-(10**30), 10**30)))
 def test_numbers_are_written_as_float_to_go_string_writes_them(value: float) -> None:
     assert _number(value) == floatToGoString(value)
+
+
+@given(st.lists(st.one_of(st.floats(), st.integers(-(10**30), 10**30)), min_size=1, max_size=5))
+@example([1234567.5, 999999.9, 12345678.0, 1e22, -2.5e7, 3, 0.1, float("nan")])
+def test_row_values_are_written_as_generate_latest_writes_them(values: list[float]) -> None:
+    class Rows:
+        def collect(self):  # type: ignore[no-untyped-def]
+            rows = GaugeRows("socialpulse_rows", "Rows.", labels=["b", "a"])
+            for i, value in enumerate(values):
+                rows.add_metric([str(i), "x"], value)
+            yield rows
+
+    registry = CollectorRegistry()
+    registry.register(Rows())  # type: ignore[arg-type]
+    assert render(registry) == generate_latest(registry)

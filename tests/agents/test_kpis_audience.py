@@ -185,6 +185,31 @@ def test_share_of_voice_by_configured_group_and_by_default() -> None:
     assert get(everyone, "socialpulse_share_of_voice_ratio", brand="other") == 4 / 8
 
 
+def test_share_of_voice_sums_each_window_and_label_group_of_its_own() -> None:
+    """The group's mentions are summed once per scrape for each window and label group:
+    windows and platforms with other mentions give other shares."""
+    e = Events()
+    state = KpiState()
+    state.apply(
+        [
+            e("mention", at=-1800, brand="acme"),  # in the 1h window, not the 5m one
+            e("mention", at=-1800, brand="globex", platform="y"),
+            e("mention", at=-1800, brand="globex", platform="y"),
+            e("mention", brand="acme"),
+            e("mention", brand="globex"),
+            e("mention", brand="globex", platform="y"),
+        ]
+    )
+    for reg in (collect(state), collect(state, competitor_groups={"m": ["acme", "globex"]})):
+        assert get(reg, "socialpulse_share_of_voice_ratio", window="5m") == 1 / 3
+        assert get(reg, "socialpulse_share_of_voice_ratio", window="1h") == 2 / 6
+        assert get(reg, "socialpulse_share_of_voice_ratio", window="5m", platform="x") == 1 / 2
+        share = get(reg, "socialpulse_share_of_voice_ratio", brand="globex", platform="y")
+        assert share == 1.0  # 1h: acme has no mention on y
+        share = get(reg, "socialpulse_share_of_voice_ratio", brand="globex", window="5m")
+        assert share == 2 / 3
+
+
 def test_repeat_visits_and_requests_per_customer() -> None:
     e = Events()
     state = KpiState()

@@ -4,11 +4,13 @@ test and program score: hand-worked event sets, expected values written out."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from socialpulse.agents.exporter import KpiCollector
 from socialpulse.agents.kpis import two_proportion_p_value
-from socialpulse.agents.rankings import age_band
+from socialpulse.agents.rankings import Rankings, age_band
 from socialpulse.agents.settings import FileConfig
 from socialpulse.agents.state import KpiState
 from socialpulse.streams.validation import validate_event
@@ -101,6 +103,19 @@ def test_top_ten_only() -> None:
     assert len(ranked) == 10
     assert ranked[("a14", "1", "1h")] == 114
     assert ranked[("a05", "10", "1h")] == 105
+
+
+@given(
+    st.dictionaries(st.text(max_size=3), st.sampled_from([1.0, 2.0, 2.5, 7.0])), st.integers(0, 12)
+)
+def test_the_top_n_are_the_first_n_of_the_whole_ranking(tally: dict[str, float], n: int) -> None:
+    """Largest first, ties by key, whether the top is taken by a heap or a sort."""
+    rankings = Rankings()
+    for key, amount in tally.items():
+        rankings.add(100, 100, "hashtag", key, amount)
+    whole = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert rankings.top("hashtag", "1h", n) == whole[:n]
+    assert rankings.top("hashtag", "1h", len(tally) + 1) == whole
 
 
 def test_demographics_top_values_and_other() -> None:
