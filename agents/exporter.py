@@ -74,7 +74,7 @@ class KpiCollector(Collector):
 
     def members(self, group: str) -> Iterable[str]:
         """The brands of a competitor group named by ``voice_group``."""
-        return list(self.state.brands) if group == "" else self.config.competitor_groups[group]
+        return self.state.brands if group == "" else self.config.competitor_groups[group]
 
     def context(
         self,
@@ -91,12 +91,12 @@ class KpiCollector(Collector):
         platform, campaign = group
         voice = None
         if campaign == ALL:
-            peers = self.voice_group(brand)
-            if peers is not None:
-                key = (peers, window, group)
+            name = self.voice_group(brand)
+            if name is not None:
+                key = (name, window, group)
                 voice = voices.get(key)
                 if voice is None:
-                    voice = voices[key] = self.voice(self.members(peers), window, group)
+                    voice = voices[key] = self.voice(self.members(name), window, group)
         return Context(
             followers=followers.get(platform if campaign == ALL else ALL),
             voice=voice,

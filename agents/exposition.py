@@ -133,10 +133,7 @@ def _rows(metric: GaugeRows, out: list[str], bodies: Bodies) -> bool:
             else:
                 body = "".join([head + labels[i] for head, i in pairs]) + '"}'
             written[labels] = body
-        number = repr(value)  # _number(value), with its common case inline
-        if value.__class__ is not float or number[-1] in "fn" or (value > 0 and "." in number[7:]):
-            number = _number(value)
-        append(f"{name}{body} {number}\n")
+        append(f"{name}{body} {_number(value)}\n")
     return True
 
 
