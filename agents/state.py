@@ -506,12 +506,15 @@ class KpiState:
             for (family, name), amount in marks.items():
                 add(minute, wm_minute, family, name, amount)
         for (brand, minute, platform, campaign, variant), vec in sums.items():
+            pairs = None  # vec's non-zero counters, found once for all its groups
             for group in labels[(brand, platform, campaign, variant)]:
                 held = deltas.get((brand, minute, group))
                 if held is None:
                     deltas[(brand, minute, group)] = array("d", vec)
                 else:
-                    _add(held, vec)
+                    if pairs is None:
+                        pairs = nonzero(vec)
+                    _add_pairs(held, pairs)
         self._apply_deltas(deltas, result)
         return result
 
@@ -549,19 +552,22 @@ class KpiState:
                 # evicted while this batch ran (a pending distinct-count move out of an old
                 # minute): outside every window, so nothing to count and no bucket to revive
                 continue
+            pairs = nonzero(vec)  # found once, added to the bucket and up to three totals
             if minute not in bs.buckets and minute <= wm - self.compact_age:
                 # a distinct count leaving a compacted minute: it leaves the coarse bucket
                 start = minute - minute % COARSE
                 if start > wm - MAX_WINDOW_MINUTES:
-                    _add(bs.coarse.setdefault(start, {}).setdefault(group, zero()), vec)
-                    _add(bs.totals["24h"].setdefault(group, zero()), vec)
+                    _add_pairs(bs.coarse.setdefault(start, {}).setdefault(group, zero()), pairs)
+                    _add_pairs(bs.totals["24h"].setdefault(group, zero()), pairs)
                     result.touched.add((brand, coarse_slot(start)))
                     continue
-            bucket = bs.buckets.setdefault(minute, {})
-            _add(bucket.setdefault(group, zero()), vec)
+            bucket = bs.buckets.get(minute)
+            if bucket is None:
+                bucket = bs.buckets[minute] = {}
+            _add_pairs(_vector(bucket, group), pairs)
             for window, width in WINDOWS.items():
                 if minute > wm - width:
-                    _add(bs.totals[window].setdefault(group, zero()), vec)
+                    _add_pairs(_vector(bs.totals[window], group), pairs)
             result.touched.add((brand, minute))
             result.brands.add(brand)
 
@@ -773,7 +779,7 @@ def sparse(vec: array[float]) -> dict[str, float]:
     """A counter vector as persisted: its non-zero counters by index (most of a group's
     counters are zero in a minute: a dense list was 3-4 times the bytes to write and to
     read back)."""
-    return {str(i): v for i, v in enumerate(vec) if v}
+    return {key: v for key, v in zip(_INDEX_KEYS, vec, strict=True) if v}
 
 
 def dense(persisted: dict[str, float] | list[float]) -> array[float]:
@@ -789,6 +795,30 @@ def dense(persisted: dict[str, float] | list[float]) -> array[float]:
     if len(persisted) < N:
         persisted = [*persisted, *([0.0] * (N - len(persisted)))]
     return array("d", persisted[:N])
+
+
+#: the persisted keys of the counter indices
+_INDEX_KEYS: Final = tuple(str(i) for i in range(N))
+
+
+def nonzero(vec: array[float]) -> list[tuple[int, float]]:
+    """The (index, amount) pairs of a vector's non-zero counters (few: an event adds to one
+    to five of them), to add one vector to several without scanning it each time."""
+    return [(i, v) for i, v in enumerate(vec) if v]
+
+
+def _vector(vectors: dict[Group, array[float]], group: Group) -> array[float]:
+    """``vectors[group]``, a zero vector put there first if missing (``setdefault`` would
+    build a zero vector on every call)."""
+    vec = vectors.get(group)
+    if vec is None:
+        vec = vectors[group] = zero()
+    return vec
+
+
+def _add_pairs(acc: array[float], pairs: list[tuple[int, float]]) -> None:
+    for i, v in pairs:
+        acc[i] += v
 
 
 def _add(acc: array[float], vec: array[float]) -> None:
