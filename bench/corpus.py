@@ -44,6 +44,32 @@ def renamed(events: list[Event], copies: int) -> list[Event]:
     return out
 
 
+def balanced(events: list[Event], partitions: int = PARTITIONS) -> list[Event]:
+    """The events under brand names that carry each brand evenly over the partitions
+    (``acme`` -> ``acme-0``, ``acme-2``, ... one name per partition, its events dealt to
+    them in turn). The generator's brands differ in size and hash to partitions unevenly:
+    8 brands put 33, 17, 32 and 17 % of the events on 4 partitions, so a worker of two
+    given partitions 0 and 2 carried 65 % and the pair could not be 1.6 times one worker.
+    Balanced, every partition carries a quarter, whatever the assignment."""
+    names: dict[str, list[str]] = {}
+    dealt: dict[str, int] = {}
+    out: list[Event] = []
+    for ev in events:
+        brand = ev["brand"]
+        spread = names.get(brand)
+        if spread is None:
+            found: dict[int, str] = {}
+            k = 0
+            while len(found) < partitions:
+                found.setdefault(brand_partition(f"{brand}-{k}", partitions), f"{brand}-{k}")
+                k += 1
+            spread = names[brand] = [found[p] for p in range(partitions)]
+        turn = dealt.get(brand, 0)
+        dealt[brand] = turn + 1
+        out.append(dict(ev, brand=spread[turn % partitions]))
+    return out
+
+
 def messages(events: list[Event], envelope: int) -> list[tuple[str, bytes]]:
     """(brand, value) per message: envelopes of up to ``envelope`` events of one brand."""
     by_brand: dict[str, list[bytes]] = {}

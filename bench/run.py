@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import latency
-from bench.corpus import ENVELOPE, Event, fill, make_events, renamed
+from bench.corpus import ENVELOPE, Event, balanced, fill, make_events, renamed
 from bench.probes import (
     Rate,
     drain,
@@ -83,7 +83,7 @@ def run(options: Options, say: Say) -> Report:
 def _rows(report: Report, options: Options, bootstrap: str, workdir: Path, say: Say) -> None:
     n, m = options.events, min(options.single, options.events)
     say(f"generating {n:,} events")
-    events = make_events(n)
+    events = balanced(make_events(n))  # each partition a quarter: see balanced()
     single = events[:m]
     say("filling the topics: envelopes of 500, and single events")
     asyncio.run(fill(bootstrap, "bench-envelopes", events, ENVELOPE))
@@ -142,6 +142,14 @@ def _rows(report: Report, options: Options, bootstrap: str, workdir: Path, say: 
     say("6/6 two socialpulse workers, envelopes of 500")
     with workers(bootstrap, "sp-two", 2, workdir) as group:
         rate = drain(group, bootstrap, "sp-two", events, ENVELOPE)
+        counted = [w.accepted() for w in group]
+    heaviest = max(counted) / max(1.0, sum(counted))
+    report.extra["two_workers"] = {
+        "events_each": [round(c) for c in counted],
+        "heaviest_share": round(heaviest, 3),
+        "bound_x_one_worker": round(1 / heaviest, 2),  # were the heaviest as fast as one
+    }
+    say(f"two workers counted {' and '.join(f'{c:,.0f}' for c in counted)} events")
     add(
         "two socialpulse workers, envelopes of 500",
         rate,

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from bench.corpus import make_events, messages, renamed
+from bench.corpus import PARTITIONS, balanced, make_events, messages, renamed
 from bench.latency import Timeline, percentile
 from bench.probes import bench_env
 from bench.report import Report, Row
@@ -44,6 +44,30 @@ def test_renamed_and_repeated_events_are_new_to_a_worker() -> None:
     assert len({ev["id"] for ev in wide}) == len({ev["id"] for ev in events})
     more = repeat_to(events, 2500, "t")
     assert len(more) == 2500 and len({ev["id"] for ev in more}) == 2500
+
+
+def test_balanced_events_put_a_quarter_on_each_partition() -> None:
+    """The generator's brands hash unevenly (two partitions held 65 % of the bench's
+    events); balanced, each partition holds a quarter, each brand's events dealt evenly
+    over names of its own, and nothing else about an event changes."""
+    from collections import Counter
+
+    from socialpulse.streams.partitioning import brand_partition
+
+    events = make_events(20_000, brands=8, end=1_750_000_000.0)
+    shares = Counter(brand_partition(ev["brand"], PARTITIONS) for ev in events)
+    assert max(shares.values()) > 0.3 * len(events)  # uneven as generated
+    spread = balanced(events)
+    shares = Counter(brand_partition(ev["brand"], PARTITIONS) for ev in spread)
+    assert max(shares.values()) - min(shares.values()) <= 8  # a quarter, to one per brand
+    for before, after in zip(events, spread, strict=True):
+        assert after["brand"].rpartition("-")[0] == before["brand"]
+        assert {k: v for k, v in after.items() if k != "brand"} == {
+            k: v for k, v in before.items() if k != "brand"
+        }
+    names = Counter(ev["brand"] for ev in spread)
+    assert len(names) == 8 * PARTITIONS
+    assert balanced(events) == spread
 
 
 def test_latency_is_the_wait_until_everything_sent_was_counted() -> None:
