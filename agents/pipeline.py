@@ -89,6 +89,8 @@ class KpiPipeline:
         self._suspended: set[int] = set()  # revoked, state kept until the assignment is known
         self._assigning: asyncio.Future[None] | None = None
         self.reader: EventsReader | None = None  # set by the app factory
+        #: (brand, platform, kind) -> its events_total and event_volume_total children
+        self._event_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._tail = LogTail()  # per partition, the state log since its snapshot
         self._warming: asyncio.Task[None] | None = None
 
@@ -214,20 +216,31 @@ class KpiPipeline:
         self.metrics.messages.inc(messages)
         if out.skipped:
             self.metrics.replayed_messages.inc(out.skipped)
-        counts: Counter[tuple[str, str, str]] = Counter()
-        volumes: Counter[tuple[str, str, str]] = Counter()
         state = self.state
-        for ev in out.accepted:
-            bs = state.brands.get(ev["brand"])
-            platform = state.platform_label(bs, ev["platform"]) if bs else ev["platform"]
-            labels = (ev["brand"], platform, ev["kind"])
-            counts[labels] += 1
-            volumes[labels] += ev["count"]
+        accepted = out.accepted
+        # (brand, platform as sent, kind) per event, counted in C; the platform label
+        # (``other`` past the cap) once per key: the state labelled them all already
+        keys = [(ev["brand"], ev["platform"], ev["kind"]) for ev in accepted]
+        counts = Counter(keys)
+        volumes = {key: float(n) for key, n in counts.items()}
+        for ev, key in zip(accepted, keys, strict=True):
+            if ev["count"] != 1:
+                volumes[key] += ev["count"] - 1
+        children = self._event_children
         # issue 18: events_total counts events (1 each), event_volume_total sums `count`
-        for labels, n in counts.items():
-            self.metrics.events.labels(*labels).inc(n)
-        for labels, n in volumes.items():
-            self.metrics.volume.labels(*labels).inc(n)
+        for key, n in counts.items():
+            brand, platform, kind = key
+            bs = state.brands.get(brand)
+            labels = (brand, state.platform_label(bs, platform) if bs else platform, kind)
+            pair = children.get(labels)
+            if pair is None:  # labels() checks and locks on every call: once per labels
+                metrics = self.metrics
+                pair = children[labels] = (
+                    metrics.events.labels(*labels),
+                    metrics.volume.labels(*labels),
+                )
+            pair[0].inc(n)
+            pair[1].inc(volumes[key])
         for brand, n in out.duplicates.items():
             self.metrics.duplicates.labels(brand).inc(n)
         self.metrics.brands.set(len(state.brands))

@@ -10,7 +10,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from socialpulse.agents.app import create_app
+from socialpulse.agents.app import create_app, render_metrics
+from socialpulse.agents.batch_core import BatchOutput
 from socialpulse.agents.persisted import BRAND, brand_key, replay
 from socialpulse.agents.settings import WorkerSettings
 from socialpulse.streams.generator import SyntheticStream
@@ -146,3 +147,43 @@ async def test_a_snapshot_lets_the_event_loop_run_between_its_brands() -> None:
     replayed = replay([written[0]])
     assert replayed.snapshots == 1
     assert {key for key in replayed.data if key.startswith(BRAND)} == {brand_key(b) for b in brands}
+
+
+def test_event_counters_count_events_and_volume_per_brand_platform_and_kind() -> None:
+    """``socialpulse_events_total`` counts events and ``socialpulse_event_volume_total``
+    sums their ``count``, per brand, platform label (``other`` past the cap, as the KPIs
+    fold it) and kind, batch after batch."""
+    app = create_app(WorkerSettings(enrich_processes=0), registry=CollectorRegistry())
+    state = app.pipeline.state
+    state.platform_cap = 1
+    now = time.time()
+
+    def batch(events: list[dict[str, object]]) -> BatchOutput:
+        out = BatchOutput(messages=len(events))
+        out.accepted = state.apply([validate_event(e) for e in events]).accepted
+        return out
+
+    first = [
+        {"id": "1", "ts": now, "brand": "acme", "platform": "x", "kind": "like"},
+        {"id": "2", "ts": now, "brand": "acme", "platform": "x", "kind": "like", "count": 5},
+        {"id": "3", "ts": now, "brand": "acme", "platform": "tiktok", "kind": "like"},
+        {"id": "4", "ts": now, "brand": "acme", "platform": "reddit", "kind": "like", "count": 2},
+        {"id": "5", "ts": now, "brand": "beta", "platform": "tiktok", "kind": "share"},
+    ]
+    app.pipeline._count(batch(first), 5)
+    app.pipeline._count(batch([{**first[0], "id": "6", "count": 3}]), 1)
+    text = render_metrics(app.registry).decode()
+    samples = {
+        (s.name, (s.labels["brand"], s.labels["platform"], s.labels["kind"])): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name in ("socialpulse_events_total", "socialpulse_event_volume_total")
+    }
+    assert samples == {
+        ("socialpulse_events_total", ("acme", "x", "like")): 3.0,
+        ("socialpulse_events_total", ("acme", "other", "like")): 2.0,
+        ("socialpulse_events_total", ("beta", "tiktok", "share")): 1.0,
+        ("socialpulse_event_volume_total", ("acme", "x", "like")): 9.0,
+        ("socialpulse_event_volume_total", ("acme", "other", "like")): 3.0,
+        ("socialpulse_event_volume_total", ("beta", "tiktok", "share")): 1.0,
+    }
