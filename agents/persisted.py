@@ -17,8 +17,8 @@ topic, holding the state of the brands that partition owns. Its records are of t
   written right after a fence of its own epoch once ``SNAPSHOT_EVERY`` records, or as
   many bytes as the last snapshot (at least ``SNAPSHOT_MIN_BYTES``), have followed the
   last snapshot (``LogTail``), one partition a batch at most (``LogTail.most_due``). A
-  read-back starts at the last snapshot whose previous record is its own fence
-  (``replay_start``), so a restart reads a bounded tail of the log
+  read-back starts at the last snapshot whose previous
+  record is its own fence (``replay_start``), so a restart reads a bounded tail of the log
   however long the worker ran, at most about twice a snapshot's bytes; the log itself is
   not compacted (Tansu has no compaction, and batch records have no keys to compact by).
   The bytes matter: a batch rewrites every bucket whose distinct counts it changed, and
