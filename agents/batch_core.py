@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -237,26 +237,19 @@ class BatchCore:
             self.alerts.forget([b for b in held if self.owner(b) in gone])
         return brands
 
-    def dump(self, partition: int) -> Iterator[Writes]:
-        """The whole state map of ``partition`` (for a snapshot record), a brand at a time:
-        the runtime encodes each part and lets other work (a scrape) run between them. The
-        brands are listed first; the state must not change until the last part."""
+    def dump(self, partition: int) -> Writes:
+        """The whole state map of ``partition`` (for a snapshot record)."""
         brands = [b for b in self.state.brands if self.owner(b) == partition]
-        alerted: set[str] = set()
+        data = dump_state(self.state, brands, self.book)
         if self.alerts is not None:
-            alerted = {b for b in self.alerts.watches} | {
+            for brand in {b for b in self.alerts.watches} | {
                 b for b, _ in self.alerts.lifecycle.states
-            }
-        mine = set(brands)
-        brands += sorted(b for b in alerted if b not in mine and self.owner(b) == partition)
-        for brand in brands:
-            data = dump_state(self.state, [brand], self.book)
-            if brand in alerted:
-                assert self.alerts is not None
-                record = alert_record(self.alerts, brand)
-                if record is not None:
-                    data[alert_key(brand)] = record
-            yield data
+            }:
+                if self.owner(brand) == partition:
+                    record = alert_record(self.alerts, brand)
+                    if record is not None:
+                        data[alert_key(brand)] = record
+        return data
 
     def written(self, out: BatchOutput, offsets: dict[int, int]) -> None:
         """The runtime wrote ``out``'s records: partition -> offset in the state log."""
