@@ -557,8 +557,8 @@ class KpiState:
                 # a distinct count leaving a compacted minute: it leaves the coarse bucket
                 start = minute - minute % COARSE
                 if start > wm - MAX_WINDOW_MINUTES:
-                    _add_pairs(bs.coarse.setdefault(start, {}).setdefault(group, zero()), pairs)
-                    _add_pairs(bs.totals["24h"].setdefault(group, zero()), pairs)
+                    _add_pairs(_vector(bs.coarse.setdefault(start, {}), group), pairs)
+                    _add_pairs(_vector(bs.totals["24h"], group), pairs)
                     result.touched.add((brand, coarse_slot(start)))
                     continue
             bucket = bs.buckets.get(minute)
