@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,5 +158,41 @@ def test_every_code_folder_is_an_installed_package() -> None:
         for folder in PACKAGES
         for init in (ROOT / folder).rglob("__init__.py")
     }
-    assert set(setuptools["packages"]) == folders
+    assert set(setuptools["packages"]) - data_folders(setuptools) == folders
     assert setuptools["package-dir"] == {package: folder for folder, package in PACKAGES.items()}
+
+
+def data_folders(setuptools: dict[str, Any]) -> set[str]:
+    """The listed packages that are folders of data (no ``__init__.py``)."""
+    return {
+        package
+        for package in setuptools["packages"]
+        if not (_folder(setuptools, package) / "__init__.py").exists()
+    }
+
+
+def _folder(setuptools: dict[str, Any], package: str) -> Path:
+    root = next(p for p in setuptools["package-dir"] if package == p or package.startswith(p + "."))
+    rest = package.removeprefix(root).strip(".").split(".") if package != root else []
+    return ROOT / setuptools["package-dir"][root] / Path(*rest)
+
+
+def test_package_data_lives_in_listed_packages_and_ships_whole() -> None:
+    """A folder of data files inside a package (the board's page, the lexicons, the model
+    heads) is listed as a package of its own, with its files as package data: a pattern
+    reaching into a folder left out of ``packages`` makes setuptools warn on every install
+    that a later version will not ship it. Each data package's files all match its
+    patterns, so none is left out of the wheel."""
+    import fnmatch
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    patterns: dict[str, list[str]] = setuptools["package-data"]
+    assert not [p for ps in patterns.values() for p in ps if "/" in p]
+    assert set(patterns) <= set(setuptools["packages"])
+    for package in data_folders(setuptools):
+        files = [f.name for f in _folder(setuptools, package).iterdir() if f.is_file()]
+        shipped = [f for f in files if any(fnmatch.fnmatch(f, p) for p in patterns[package])]
+        assert files and shipped == files, package
