@@ -320,6 +320,8 @@ class BatchCore:
         if len(results) > 2:  # counted in two passes: the detectors read arrival order
             order = {id(ev): i for i, ev in enumerate(events)}
             out.accepted.sort(key=lambda ev: order[id(ev)])
+        # brands with no event here that waited for a partition this batch let go
+        results.append(self.state.settle())
         await self._step("count")
         if self.alerts is not None:
             contributed: dict[int, list[tuple[int, float]]] = {}

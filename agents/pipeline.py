@@ -151,23 +151,31 @@ class KpiPipeline:
 
     async def release(self, caught_up: Iterable[int], behind: Iterable[int] = ()) -> None:
         """Between batches: partitions read to their end, which brands need not wait for,
-        and those with records not fetched yet."""
+        and those with records not fetched yet. The watermarks they held move on now, not
+        at the next tick: at the end of a backfill, the last brands' windows are final as
+        soon as every partition is read."""
         async with self._lock:
             self.core.caught_up(caught_up)
             self.core.behind(behind)
+            if self.state.released:
+                await self._refloor()
 
     async def tick(self) -> None:
         """Between batches: watermarks that partitions gone quiet held back move on (the
         detectors judge the steps that closes), and what changed is written."""
         async with self._lock:
-            if self._suspended or (self._assigning is not None and not self._assigning.done()):
-                return  # ownership is moving: the next batch or tick
-            out = self.core.tick()
-            if out.records or out.alerts:
-                written = await self._send(out)
-                self.core.written(out, written)
-                for partition in written:
-                    self._tail.wrote(partition, len(out.records[partition]))
+            await self._refloor()
+
+    async def _refloor(self) -> None:
+        """``BatchCore.tick``, its records written (called with the lock held)."""
+        if self._suspended or (self._assigning is not None and not self._assigning.done()):
+            return  # ownership is moving: the next batch or tick
+        out = self.core.tick()
+        if out.records or out.alerts:
+            written = await self._send(out)
+            self.core.written(out, written)
+            for partition in written:
+                self._tail.wrote(partition, len(out.records[partition]))
 
     async def _snapshot(self, partition: int) -> None:
         """Fence ``partition`` with a new epoch and write its whole state right after, so

@@ -219,6 +219,8 @@ class KpiState:
         #: a partition this worker reads has records beyond what it has fetched (the
         #: runtime says so before each batch): forwards may be waiting there
         self.backlog = False
+        #: brands whose watermark waited for a partition let go since the last ``settle``
+        self.released: set[str] = set()
         #: minute buckets younger than this stay exact (1h window, lateness, a margin)
         self.compact_age = max(60, -(-int(allowed_lateness) // 60)) + 2
 
@@ -348,10 +350,11 @@ class KpiState:
             return
         for partition in done:
             del self.pending[partition]
-        for bs in self.brands.values():
-            if bs.sources.awaited:
+        for brand, bs in self.brands.items():
+            if bs.sources.awaited & done:
                 for partition in done:
                     bs.sources.release(partition)
+                self.released.add(brand)
 
     def expect(self, brand: str, source: int, ts: float) -> None:
         """Events of ``brand`` from ``ts`` on are on their way from partition ``source``
@@ -366,12 +369,24 @@ class KpiState:
 
     def refloor(self, now: float | None = None) -> BatchResult:
         """Move the watermarks that partitions gone quiet held back (a wall-clock tick)."""
+        return self._refloor(self.brands, now)
+
+    def settle(self, now: float | None = None) -> BatchResult:
+        """Move the watermarks of the brands that waited for partitions let go since the
+        last call (``released``): read from, read to their end, or revoked. A brand with no
+        event in the batch that let its partitions go moves now, not at the next tick; the
+        last brands of a backfill then show their final windows as soon as all is read."""
+        brands = {b: self.brands[b] for b in self.released if b in self.brands}
+        return self._refloor(brands, now)
+
+    def _refloor(self, brands: dict[str, BrandState], now: float | None) -> BatchResult:
         result = BatchResult()
         now = self.clock() if now is None else now
         if self.pending:
             self._unhold(set(), now)
+        self.released.clear()
         idle = self.idle()
-        for brand, bs in self.brands.items():
+        for brand, bs in brands.items():
             floor = bs.sources.floor(now, idle)
             if floor is not None and (bs.watermark is None or floor > bs.watermark):
                 self._advance(brand, bs, floor, result)

@@ -248,6 +248,8 @@ class Harness:
             p for p, pos in worker.positions.items() if pos >= len(self.events[p]) > 0
         )
         if not batch:
+            if worker.core.state.released:  # as the worker's release: held brands move on
+                self.tick(worker)
             return 0
         read_to = dict(worker.positions)
         for message in batch:

@@ -6,6 +6,7 @@ import asyncio
 
 from socialpulse.agents.counters import C
 from socialpulse.agents.state import KpiState, Sources
+from socialpulse.streams.partitioning import brand_partition
 from socialpulse.streams.validation import Event
 
 T0 = 1_700_000_000.0
@@ -266,3 +267,40 @@ def test_silent_partitions_hold_a_worker_that_waited_for_traffic() -> None:
     print(f"\nlate when empty partitions were let go: {before}; held: {after}")
     assert before >= 50
     assert after == 0
+
+
+def test_brands_held_for_partitions_move_on_in_the_batch_that_lets_them_go() -> None:
+    """Keyed brands on four partitions; a first fetch brings partition 0 alone, whose
+    brand then waits for the three others, not read yet. The next batch reads them and
+    lets them go: in that batch the brand of partition 0, which has no event left, moves
+    to its last event's time, not at a later tick (the worker ticks every 5 s). So a
+    backfill's windows are final once everything is read; a test that took two equal
+    scrapes for the end saw that brand's windows an allowed lateness wide."""
+    from socialpulse.agents.testing import Harness
+    from socialpulse.streams import codec
+
+    brands = {"acme": 0, "hooli": 1, "initech": 2, "globex": 3}  # brand -> its partition
+    h = Harness(4, allowed_lateness=600.0, clock=lambda: T0 + 700, hold_unread=True)
+    assert all(brand_partition(b, 4) == p for b, p in brands.items())
+
+    def envelopes(brand: str) -> list[bytes]:
+        events = [
+            {"id": f"{brand}{i}", "ts": T0 + 6 * i, "brand": brand, "kind": "like",
+             "platform": "x"}
+            for i in range(100)  # 10 minutes
+        ]  # fmt: skip
+        return [codec.dumps(events[i : i + 10]) for i in range(0, 100, 10)]
+
+    worker = h.start_worker(range(4))
+    for value in envelopes("acme"):
+        h.produce(value, 0)
+    asyncio.run(h.step(worker, 100))  # partition 0 alone: the others are empty yet
+    state = worker.core.state
+    assert state.brands["acme"].watermark == T0 - 600  # held for 1, 2 and 3
+    for brand in ("hooli", "initech", "globex"):
+        for value in envelopes(brand):
+            h.produce(value, brands[brand])
+    asyncio.run(h.drain(worker, 100, settle=False))  # one batch, and no tick
+    last = T0 + 6 * 99
+    assert {b: state.brands[b].watermark for b in brands} == dict.fromkeys(brands, last)
+    assert not state.released
