@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -237,19 +237,26 @@ class BatchCore:
             self.alerts.forget([b for b in held if self.owner(b) in gone])
         return brands
 
-    def dump(self, partition: int) -> Writes:
-        """The whole state map of ``partition`` (for a snapshot record)."""
+    def dump(self, partition: int) -> Iterator[Writes]:
+        """The whole state map of ``partition`` (for a snapshot record), a brand at a time:
+        the runtime encodes each part and lets other work (a scrape) run between them. The
+        brands are listed first; the state must not change until the last part."""
         brands = [b for b in self.state.brands if self.owner(b) == partition]
-        data = dump_state(self.state, brands, self.book)
+        alerted: set[str] = set()
         if self.alerts is not None:
-            for brand in {b for b in self.alerts.watches} | {
+            alerted = {b for b in self.alerts.watches} | {
                 b for b, _ in self.alerts.lifecycle.states
-            }:
-                if self.owner(brand) == partition:
-                    record = alert_record(self.alerts, brand)
-                    if record is not None:
-                        data[alert_key(brand)] = record
-        return data
+            }
+        mine = set(brands)
+        brands += sorted(b for b in alerted if b not in mine and self.owner(b) == partition)
+        for brand in brands:
+            data = dump_state(self.state, [brand], self.book)
+            if brand in alerted:
+                assert self.alerts is not None
+                record = alert_record(self.alerts, brand)
+                if record is not None:
+                    data[alert_key(brand)] = record
+            yield data
 
     def written(self, out: BatchOutput, offsets: dict[int, int]) -> None:
         """The runtime wrote ``out``'s records: partition -> offset in the state log."""

@@ -16,8 +16,9 @@ topic, holding the state of the brands that partition owns. Its records are of t
 - a **snapshot record**: the whole state map of the partition and its next offset,
   written right after a fence of its own epoch once ``SNAPSHOT_EVERY`` records, or as
   many bytes as the last snapshot (at least ``SNAPSHOT_MIN_BYTES``), have followed the
-  last snapshot (``LogTail``). A read-back starts at the last snapshot whose previous
-  record is its own fence (``replay_start``), so a restart reads a bounded tail of the log
+  last snapshot (``LogTail``), one partition a batch at most (``LogTail.most_due``). A
+  read-back starts at the last snapshot whose previous record is its own fence
+  (``replay_start``), so a restart reads a bounded tail of the log
   however long the worker ran, at most about twice a snapshot's bytes; the log itself is
   not compacted (Tansu has no compaction, and batch records have no keys to compact by).
   The bytes matter: a batch rewrites every bucket whose distinct counts it changed, and
@@ -135,6 +136,16 @@ def snapshot_record(epoch: str, next_offset: int | None, data: Writes) -> bytes:
     )
 
 
+def snapshot_record_of(epoch: str, next_offset: int | None, parts: Iterable[bytes]) -> bytes:
+    """``snapshot_record`` of a state map encoded in parts, each ``codec.dumps`` of a dict
+    and no key in two of them: the same bytes as ``snapshot_record`` of the merged map
+    (keys in the parts' order), so a worker can encode a large map a brand at a time."""
+    head = snapshot_record(epoch, next_offset, {})
+    assert head.endswith(b"{}}")
+    body = b",".join(part[1:-1] for part in parts if len(part) > 2)
+    return head[:-2] + body + b"}}"
+
+
 #: the head every record of this module starts with (orjson keeps the keys' order)
 _HEAD = re.compile(rb'\{"v":\d+,"t":"([a-z]+)","e":"([0-9A-Za-z_-]*)"[,}]')
 
@@ -206,10 +217,27 @@ class LogTail:
         self.bytes[partition] = self.bytes.get(partition, 0) + size
 
     def due(self, partition: int) -> bool:
-        if self.records.get(partition, 0) >= self.every:
-            return True
+        return self.fill(partition) >= 1.0
+
+    def fill(self, partition: int) -> float:
+        """How far the tail is towards a snapshot: 1 or more once one is due."""
         limit = max(self.min_bytes, self.snapshot_bytes.get(partition, 0))
-        return self.bytes.get(partition, 0) >= limit
+        return max(
+            self.records.get(partition, 0) / self.every, self.bytes.get(partition, 0) / limit
+        )
+
+    def most_due(self, partitions: Iterable[int]) -> int | None:
+        """The partition of ``partitions`` whose snapshot is due the most; None if none is.
+
+        A worker writes one snapshot per batch at most: partitions written in step reach
+        the rule in the same batch, and their snapshots one after the other held the
+        batch (and a scrape behind it) for the sum of their times."""
+        best, most = None, 1.0
+        for partition in partitions:
+            fill = self.fill(partition)
+            if fill >= most:
+                best, most = partition, fill
+        return best
 
     def snapshotted(self, partition: int, size: int) -> None:
         """A snapshot of ``size`` bytes was written: the tail starts again."""

@@ -39,10 +39,11 @@ from socialpulse.agents.batch_core import (
 from socialpulse.agents.enrichment_stage import EnrichmentStage
 from socialpulse.agents.events_reader import EventsReader
 from socialpulse.agents.metrics import Metrics
-from socialpulse.agents.persisted import LogTail, new_epoch, replay, snapshot_record
+from socialpulse.agents.persisted import LogTail, new_epoch, replay, snapshot_record_of
 from socialpulse.agents.settings import FileConfig, WorkerSettings
 from socialpulse.agents.state import KpiState
 from socialpulse.agents.state_log import StateLog, StateLogError
+from socialpulse.streams import codec
 from socialpulse.streams.validation import Event
 
 log = logging.getLogger("socialpulse.kpi")
@@ -135,8 +136,9 @@ class KpiPipeline:
             self.core.written(out, written)
             for partition in written:
                 self._tail.wrote(partition, len(out.records[partition]))
-                if self._tail.due(partition):
-                    await self._snapshot(partition)
+            due = self._tail.most_due(written)
+            if due is not None:
+                await self._snapshot(due)
         self.metrics.batch_events.observe(len(out.accepted))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
@@ -182,7 +184,11 @@ class KpiPipeline:
         a restore reads the log from here on (called with the lock held)."""
         epoch = new_epoch()
         fence = await self.log.fence(partition, epoch, self.partition_count())
-        record = snapshot_record(epoch, self.next_offset(partition), self.core.dump(partition))
+        parts: list[bytes] = []
+        for part in self.core.dump(partition):
+            parts.append(codec.dumps(part))
+            await asyncio.sleep(0)  # a brand at a time: a scrape need not wait for them all
+        record = snapshot_record_of(epoch, self.next_offset(partition), parts)
         written = await self.log.write({partition: record})
         owned = self.core.owned[partition]
         owned.epoch, owned.log_offset = epoch, written[partition]

@@ -49,7 +49,7 @@ from socialpulse.agents.persisted import (
     new_epoch,
     replay,
     replay_start,
-    snapshot_record,
+    snapshot_record_of,
 )
 from socialpulse.agents.settings import FileConfig
 from socialpulse.agents.state import KpiState
@@ -281,9 +281,9 @@ class Harness:
                 if partition in worker.core.owned:
                     worker.tail.wrote(partition, len(value))
             checkpoint("written")
-            for partition, _value in records:
-                if partition in worker.core.owned and worker.tail.due(partition):
-                    self._snapshot(worker, partition)
+            due = worker.tail.most_due(p for p, _value in records if p in worker.core.owned)
+            if due is not None:  # one a batch at most, as the worker writes them
+                self._snapshot(worker, due)
         except Crash:
             worker.alive = False
             return len(batch)
@@ -300,7 +300,8 @@ class Harness:
         epoch = new_epoch()
         log = self.state_log[partition]
         log.append(fence_record(epoch))
-        log.append(snapshot_record(epoch, owned.next_offset, worker.core.dump(partition)))
+        parts = [codec.dumps(part) for part in worker.core.dump(partition)]
+        log.append(snapshot_record_of(epoch, owned.next_offset, parts))
         owned.epoch, owned.log_offset = epoch, len(log) - 1
         worker.tail.snapshotted(partition, len(log[-1]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from socialpulse.agents.app import create_app, render_metrics
 from socialpulse.agents.batch_core import BatchOutput
+from socialpulse.agents.persisted import BRAND, brand_key, replay
 from socialpulse.agents.settings import WorkerSettings
 from socialpulse.streams.generator import SyntheticStream
 from socialpulse.streams.validation import validate_event
@@ -138,3 +140,50 @@ def test_event_counters_count_events_and_volume_per_brand_platform_and_kind() ->
         ("socialpulse_event_volume_total", ("acme", "other", "like")): 3.0,
         ("socialpulse_event_volume_total", ("beta", "tiktok", "share")): 1.0,
     }
+
+
+async def test_a_snapshot_lets_the_event_loop_run_between_its_brands() -> None:
+    """A partition's snapshot is encoded a brand at a time, and the event loop runs
+    between brands (a scrape need not wait for the whole snapshot); the record holds
+    every brand, as one written in one piece would."""
+    app = create_app(WorkerSettings(enrich_processes=0), registry=CollectorRegistry())
+    pipeline, core = app.pipeline, app.pipeline.core
+    core.restore(0, {}, None)
+    brands = [b for b in (f"brand-{i}" for i in range(60)) if core.owner(b) == 0][:6]
+    assert len(brands) == 6
+    now = time.time()
+    pipeline.state.apply(
+        [
+            validate_event({"id": f"{b}-{i}", "ts": now, "brand": b, "kind": "like"})
+            for b in brands
+            for i in range(3)
+        ]
+    )
+    written: dict[int, bytes] = {}
+
+    class Log:
+        async def fence(self, partition: int, epoch: str, partitions: int) -> int:
+            return 41
+
+        async def write(self, records: dict[int, bytes]) -> dict[int, int]:
+            written.update(records)
+            return {partition: 42 for partition in records}
+
+    pipeline.log = Log()  # type: ignore[assignment]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await pipeline._snapshot(0)
+    task.cancel()
+    assert ticks - before >= len(brands)
+    replayed = replay([written[0]])
+    assert replayed.snapshots == 1
+    assert {key for key in replayed.data if key.startswith(BRAND)} == {brand_key(b) for b in brands}

@@ -4,6 +4,7 @@ starts reading, how much it reads, and when the next snapshot is due."""
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,8 +16,10 @@ from socialpulse.agents.persisted import (
     fence_record,
     replay,
     snapshot_record,
+    snapshot_record_of,
 )
 from socialpulse.agents.state_log import FIRST_WINDOW, read_from_snapshot
+from socialpulse.streams import codec
 
 
 def log_with(snapshots: list[int], length: int) -> list[bytes]:
@@ -92,6 +95,56 @@ def test_a_snapshot_is_due_after_so_many_records_or_so_many_bytes() -> None:
     tail.wrote(0, 1)
     assert tail.due(0)
     assert not tail.due(1)  # another partition: nothing written
+
+
+def test_one_snapshot_a_batch_goes_to_the_partition_most_due() -> None:
+    """Partitions written in step reach the rule together: the one furthest past it is
+    snapshotted, then the next one, a batch each; none is chosen before it is due."""
+    tail = LogTail(every=4, min_bytes=1_000)
+    for _ in range(3):
+        for partition, size in ((0, 10), (1, 10), (2, 310)):
+            tail.wrote(partition, size)
+    assert tail.most_due([0, 1, 2]) is None  # 3 records of 4; partition 2: 930 bytes
+    for partition, size in ((0, 10), (1, 10), (2, 100)):
+        tail.wrote(partition, size)  # 4 records each; partition 2 also past 1,000 bytes
+    assert [tail.fill(p) >= 1 for p in (0, 1, 2)] == [True, True, True]
+    assert tail.most_due([0, 1, 2]) == 2  # 1.03 of its bytes against 1.0 of the records
+    tail.snapshotted(2, 100)
+    assert tail.most_due([0, 1, 2]) in (0, 1)
+    assert tail.most_due([2]) is None
+    assert tail.most_due([]) is None
+    tail.wrote(1, 10)
+    assert tail.most_due([0, 1, 2]) == 1  # 5 records against 4
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers(-(2**63), 2**63 - 1)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner),
+            max_leaves=6,
+        ),
+        max_size=12,
+    ),
+    st.lists(st.integers(0, 12), max_size=5),
+    st.one_of(st.none(), st.integers(0, 10**12)),
+)
+def test_a_snapshot_encoded_in_parts_is_the_snapshot_of_the_whole_map(
+    data: dict[str, object], cuts: list[int], next_offset: int | None
+) -> None:
+    """The worker encodes a snapshot a brand at a time: the record is byte for byte the
+    one of the merged map, whatever the parts (empty ones too)."""
+    items = list(data.items())
+    bounds = [0, *sorted(min(c, len(items)) for c in cuts), len(items)]
+    parts = [codec.dumps(dict(items[a:b])) for a, b in pairwise(bounds)]
+    record = snapshot_record_of("e1", next_offset, parts)
+    assert record == snapshot_record("e1", next_offset, data)
+    assert replay([record]).data == data
 
 
 def test_a_restored_tail_is_what_follows_the_last_snapshot() -> None:
