@@ -369,21 +369,25 @@ class KpiState:
 
     def refloor(self, now: float | None = None) -> BatchResult:
         """Move the watermarks that partitions gone quiet held back (a wall-clock tick)."""
-        return self._refloor(self.brands, now)
+        return self._refloor(now, every=True)
 
     def settle(self, now: float | None = None) -> BatchResult:
         """Move the watermarks of the brands that waited for partitions let go since the
-        last call (``released``): read from, read to their end, or revoked. A brand with no
-        event in the batch that let its partitions go moves now, not at the next tick; the
-        last brands of a backfill then show their final windows as soon as all is read."""
-        brands = {b: self.brands[b] for b in self.released if b in self.brands}
-        return self._refloor(brands, now)
+        last call (``released``): read from, read to their end, revoked, or quiet for the
+        idle time. A brand with no event in the batch that let its partitions go moves
+        now, not at the next tick; the last brands of a backfill then show their final
+        windows as soon as all is read."""
+        return self._refloor(now, every=False)
 
-    def _refloor(self, brands: dict[str, BrandState], now: float | None) -> BatchResult:
+    def _refloor(self, now: float | None, *, every: bool) -> BatchResult:
         result = BatchResult()
         now = self.clock() if now is None else now
         if self.pending:
-            self._unhold(set(), now)
+            self._unhold(set(), now)  # holds past the idle time end: more released brands
+        if every:
+            brands = self.brands
+        else:
+            brands = {b: self.brands[b] for b in self.released if b in self.brands}
         self.released.clear()
         idle = self.idle()
         for brand, bs in brands.items():

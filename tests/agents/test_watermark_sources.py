@@ -304,3 +304,21 @@ def test_brands_held_for_partitions_move_on_in_the_batch_that_lets_them_go() -> 
     last = T0 + 6 * 99
     assert {b: state.brands[b].watermark for b in brands} == dict.fromkeys(brands, last)
     assert not state.released
+
+
+def test_settle_moves_a_brand_whose_hold_ran_out_of_idle_time() -> None:
+    """A partition assigned and never read holds the brand counted meanwhile until it has
+    been quiet ``source_idle`` seconds after the first traffic; the first ``settle``
+    after that lets it go and moves the brand at once (not only the next tick)."""
+    now = [0.0]
+    state = KpiState(allowed_lateness=600.0, source_idle=30.0, clock=lambda: now[0])
+    state.hold(1)
+    events = [event(i, T0 + 60 * i) for i in range(5)]
+    state.apply(events, state.floors(events, [0] * len(events)))
+    assert state.brands["acme"].watermark == T0 - 600  # waits for partition 1
+    now[0] = 29.0
+    assert not state.settle().brands and state.pending  # not quiet long enough yet
+    now[0] = 31.0
+    result = state.settle()
+    assert result.brands == {"acme"} and not state.pending and not state.released
+    assert state.brands["acme"].watermark == T0 + 240
