@@ -11,9 +11,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialpulse.agents.app import create_app, render_metrics
-from socialpulse.agents.batch_core import BatchOutput
+from socialpulse.agents.batch_core import BatchOutput, SourceMessage
 from socialpulse.agents.persisted import BRAND, brand_key, replay
 from socialpulse.agents.settings import WorkerSettings
+from socialpulse.streams import codec
 from socialpulse.streams.generator import SyntheticStream
 from socialpulse.streams.validation import validate_event
 from tests.agents.test_board import _alert
@@ -187,3 +188,43 @@ async def test_a_snapshot_lets_the_event_loop_run_between_its_brands() -> None:
     replayed = replay([written[0]])
     assert replayed.snapshots == 1
     assert {key for key in replayed.data if key.startswith(BRAND)} == {brand_key(b) for b in brands}
+
+
+async def test_release_moves_the_brands_held_for_partitions_read_to_their_end() -> None:
+    """A first batch brings partition 0 alone: its brand waits for the three others, just
+    assigned and not read yet. When the reader then finds them read to their end (no
+    batch), ``release`` moves the brand to its last event at once, and writes it; it does
+    not wait for the worker's tick."""
+    app = create_app(
+        WorkerSettings(enrich_processes=0, allowed_lateness=600.0), registry=CollectorRegistry()
+    )
+    pipeline, core = app.pipeline, app.pipeline.core
+    for partition in range(4):
+        core.restore(partition, {}, None)  # as an assignment does: the four are held
+    written: list[dict[int, bytes]] = []
+
+    class Log:
+        async def fence(self, partition: int, epoch: str, partitions: int) -> int:
+            return 0
+
+        async def write(self, records: dict[int, bytes]) -> dict[int, int]:
+            written.append(dict(records))
+            return {partition: len(written) for partition in records}
+
+    pipeline.log = Log()  # type: ignore[assignment]
+    brand = next(b for b in (f"brand-{i}" for i in range(60)) if core.owner(b) == 0)
+    now = time.time()
+    events = [
+        {"id": f"r{i}", "ts": now - 300 + 60 * i, "brand": brand, "kind": "like"} for i in range(5)
+    ]
+    topic = pipeline.settings.events_topic
+    await pipeline.handle(
+        [SourceMessage(topic, 0, i, codec.dumps(ev)) for i, ev in enumerate(events)]
+    )
+    bs = pipeline.state.brands[brand]
+    assert bs.watermark == now - 300 - 600  # held for partitions 1, 2 and 3
+    records = len(written)
+    await pipeline.release(caught_up=[1, 2, 3])
+    assert bs.watermark == now - 300 + 60 * 4
+    assert len(written) == records + 1  # the move is written, as a tick's would be
+    assert brand_key(brand).encode() in written[-1][0]
