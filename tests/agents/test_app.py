@@ -143,6 +143,23 @@ def test_event_counters_count_events_and_volume_per_brand_platform_and_kind() ->
     }
 
 
+class RecordingLog:
+    """A state log in memory for the pipeline: every write kept, offsets counted."""
+
+    def __init__(self) -> None:
+        self.written: list[dict[int, bytes]] = []
+        self.offset = -1
+
+    async def fence(self, partition: int, epoch: str, partitions: int) -> int:
+        self.offset += 1
+        return self.offset
+
+    async def write(self, records: dict[int, bytes]) -> dict[int, int]:
+        self.written.append(dict(records))
+        self.offset += 1
+        return dict.fromkeys(records, self.offset)
+
+
 async def test_a_snapshot_lets_the_event_loop_run_between_its_brands() -> None:
     """A partition's snapshot is encoded a brand at a time, and the event loop runs
     between brands (a scrape need not wait for the whole snapshot); the record holds
@@ -160,17 +177,8 @@ async def test_a_snapshot_lets_the_event_loop_run_between_its_brands() -> None:
             for i in range(3)
         ]
     )
-    written: dict[int, bytes] = {}
-
-    class Log:
-        async def fence(self, partition: int, epoch: str, partitions: int) -> int:
-            return 41
-
-        async def write(self, records: dict[int, bytes]) -> dict[int, int]:
-            written.update(records)
-            return {partition: 42 for partition in records}
-
-    pipeline.log = Log()  # type: ignore[assignment]
+    log = RecordingLog()
+    pipeline.log = log  # type: ignore[assignment]
     ticks = 0
 
     async def ticker() -> None:
@@ -185,7 +193,7 @@ async def test_a_snapshot_lets_the_event_loop_run_between_its_brands() -> None:
     await pipeline._snapshot(0)
     task.cancel()
     assert ticks - before >= len(brands)
-    replayed = replay([written[0]])
+    replayed = replay([log.written[-1][0]])
     assert replayed.snapshots == 1
     assert {key for key in replayed.data if key.startswith(BRAND)} == {brand_key(b) for b in brands}
 
@@ -201,17 +209,9 @@ async def test_release_moves_the_brands_held_for_partitions_read_to_their_end() 
     pipeline, core = app.pipeline, app.pipeline.core
     for partition in range(4):
         core.restore(partition, {}, None)  # as an assignment does: the four are held
-    written: list[dict[int, bytes]] = []
-
-    class Log:
-        async def fence(self, partition: int, epoch: str, partitions: int) -> int:
-            return 0
-
-        async def write(self, records: dict[int, bytes]) -> dict[int, int]:
-            written.append(dict(records))
-            return {partition: len(written) for partition in records}
-
-    pipeline.log = Log()  # type: ignore[assignment]
+    log = RecordingLog()
+    pipeline.log = log  # type: ignore[assignment]
+    written = log.written
     brand = next(b for b in (f"brand-{i}" for i in range(60)) if core.owner(b) == 0)
     now = time.time()
     events = [
