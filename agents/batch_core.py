@@ -48,6 +48,8 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Final, Protocol
 
 from socialpulse.agents.persisted import (
@@ -199,7 +201,6 @@ class BatchCore:
         self.book = KeyBook()
         self.owned: dict[int, PartitionState] = {}
         self._owners: dict[tuple[str, int], int] = {}  # (brand, partitions) -> owner
-        self._floors: dict[int, float] = {}  # id(event) -> its brand's watermark after it
 
     # -- ownership ----------------------------------------------------------------------
     def restore(
@@ -296,48 +297,61 @@ class BatchCore:
         """Run one batch through every step; raises ``KeyError`` for a message of a
         partition the core does not own (the runtime restores partitions first)."""
         out = BatchOutput(messages=len(messages))
-        sources: dict[int, SourceMessage] = {}  # id(event) -> its message
-        events = self._decode(messages, out, sources)
+        # the events of the batch and, side by side, the message each came from
+        events, sources = self._decode(messages, out)
         await self._step("decode")
         results: list[BatchResult] = [BatchResult()]  # the first: brands expecting forwards
-        events = self._route(events, out, sources, results[0])
+        events, sources = self._route(events, sources, out, results[0])
         await self._step("route")
-        events = self._admit(events, out, sources)
+        events, sources = self._admit(events, sources, out)
         await self._step("admit")
-        floors = self.state.floors(events, [sources[id(ev)].origin for ev in events])
-        self._floors = {id(ev): floor for ev, floor in zip(events, floors, strict=True)}
+        floors = self.state.floors(
+            events, [m.partition if m.source is None else m.source for m in sources]
+        )
         texts = [ev for ev in events if wants_enrichment(ev)] if self.enricher else []
         if texts and self.enricher is not None:
             pending = self.enricher(texts)  # started: a helper process scores them
             if self._span(events) < self.state.allowed_lateness:
                 waiting = {id(ev) for ev in texts}
-                results.append(
-                    self._count([e for e in events if id(e) not in waiting], out, sources)
-                )
+                now = [i for i, ev in enumerate(events) if id(ev) not in waiting]
+                later = [i for i, ev in enumerate(events) if id(ev) in waiting]
+                results.append(self._count(events, floors, sources, out, now))
                 await pending
                 await self._step("enrich")
-                results.append(self._count(texts, out, sources))
+                results.append(self._count(events, floors, sources, out, later))
             else:
                 await pending
                 await self._step("enrich")
-                results.append(self._count(events, out, sources))
+                results.append(self._count(events, floors, sources, out))
         else:
             await self._step("enrich")
-            results.append(self._count(events, out, sources))
-        if len(results) > 2:  # counted in two passes: the detectors read arrival order
+            results.append(self._count(events, floors, sources, out))
+        counted = results[1:]
+        if len(counted) > 1:  # counted in two passes: the detectors read arrival order
             order = {id(ev): i for i, ev in enumerate(events)}
-            out.accepted.sort(key=lambda ev: order[id(ev)])
+            rows = sorted(
+                (
+                    (order[id(ev)], ev, floor, pairs)
+                    for result in counted
+                    for ev, floor, pairs in zip(
+                        result.accepted, result.floors, result.contributed, strict=True
+                    )
+                ),
+                key=itemgetter(0),
+            )
+            out.accepted = [row[1] for row in rows]
+            accepted_floors = [row[2] for row in rows]
+            contributed = [row[3] for row in rows]
+        else:
+            accepted_floors, contributed = counted[0].floors, counted[0].contributed
         # brands with no event here that waited for a partition this batch let go
         results.append(self.state.settle())
         await self._step("count")
+        fresh = self.state.take_created()
         if self.alerts is not None:
-            contributed: dict[int, list[tuple[int, float]]] = {}
-            for result in results:
-                contributed.update(result.contributed)
             out.alerts = self.alerts.detect(
-                out.accepted, self.state.brands, self._floors, contributed
+                out.accepted, self.state.brands, accepted_floors, contributed, fresh
             )
-        self._floors = {}
         await self._step("detect")
         self._persist(messages, out, results)
         await self._step("persist")
@@ -362,9 +376,10 @@ class BatchCore:
                 await waiting
 
     def _decode(
-        self, messages: Sequence[SourceMessage], out: BatchOutput, sources: dict[int, Any]
-    ) -> list[Event]:
+        self, messages: Sequence[SourceMessage], out: BatchOutput
+    ) -> tuple[list[Event], list[SourceMessage]]:
         events: list[Event] = []
+        sources: list[SourceMessage] = []
         for message in messages:
             owned = self.owned[message.partition]
             if owned.next_offset is not None and message.offset < owned.next_offset:
@@ -378,26 +393,29 @@ class BatchCore:
             )
             for rejection in rejections:
                 out.dead_letters.append(DeadLetter(rejection, message))
-            for ev in decoded:
-                sources[id(ev)] = message
-            events.extend(decoded)
-        return events
+            events += decoded
+            sources += repeat(message, len(decoded))
+        return events, sources
 
     def _route(
         self,
         events: list[Event],
+        sources: list[SourceMessage],
         out: BatchOutput,
-        sources: dict[int, SourceMessage],
         expecting: BatchResult,
-    ) -> list[Event]:
+    ) -> tuple[list[Event], list[SourceMessage]]:
+        owner_of = self.owner
+        if all(owner_of(ev["brand"]) == m.partition for ev, m in zip(events, sources, strict=True)):
+            return events, sources  # every event read on its brand's partition (keyed)
         mine: list[Event] = []
+        mine_sources: list[SourceMessage] = []
         first: dict[tuple[str, int], float] = {}  # (brand, origin) -> first event time
-        for ev in events:
+        for ev, message in zip(events, sources, strict=True):
             brand = ev["brand"]
-            owner = self.owner(brand)
-            message = sources[id(ev)]
+            owner = owner_of(brand)
             if owner == message.partition:
                 mine.append(ev)
+                mine_sources.append(message)
                 continue
             origin = message.origin
             out.forwards.setdefault((owner, brand, origin), []).append(codec.dumps(ev))
@@ -410,23 +428,25 @@ class BatchCore:
             expecting.brands.add(brand)
         if first:  # they are a backlog of a partition of this core until the next fetch
             self.state.backlog = True
-        return mine
+        return mine, mine_sources
 
     def _admit(
-        self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
-    ) -> list[Event]:
+        self, events: list[Event], sources: list[SourceMessage], out: BatchOutput
+    ) -> tuple[list[Event], list[SourceMessage]]:
         limit = self.clock() + self.max_future
         if all(ev["ts"] <= limit for ev in events):
-            return events
+            return events, sources
         kept: list[Event] = []
-        for ev in events:
+        kept_sources: list[SourceMessage] = []
+        for ev, message in zip(events, sources, strict=True):
             if ev["ts"] <= limit:
                 kept.append(ev)
+                kept_sources.append(message)
             else:
                 detail = f"event time {ev['ts']:.3f} is ahead of the wall clock"
                 rejection = Rejection("future", detail, codec.dumps(ev), ev["brand"])
-                out.dead_letters.append(DeadLetter(rejection, sources[id(ev)]))
-        return kept
+                out.dead_letters.append(DeadLetter(rejection, message))
+        return kept, kept_sources
 
     @staticmethod
     def _span(events: list[Event]) -> float:
@@ -434,16 +454,28 @@ class BatchCore:
         return max(stamps) - min(stamps)
 
     def _count(
-        self, events: list[Event], out: BatchOutput, sources: dict[int, SourceMessage]
+        self,
+        events: list[Event],
+        floors: list[float],
+        sources: list[SourceMessage],
+        out: BatchOutput,
+        chosen: list[int] | None = None,
     ) -> BatchResult:
-        result = self.state.apply(events, [self._floors[id(ev)] for ev in events])
-        for ev in result.late:
-            detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
-            rejection = Rejection("late", detail, codec.dumps(ev), ev["brand"])
-            out.dead_letters.append(DeadLetter(rejection, sources[id(ev)]))
+        """Count ``events`` (those at the indices ``chosen``, when given)."""
+        if chosen is not None:
+            events = [events[i] for i in chosen]
+            floors = [floors[i] for i in chosen]
+            sources = [sources[i] for i in chosen]
+        result = self.state.apply(events, floors)
+        if result.late:
+            source_of = {id(ev): m for ev, m in zip(events, sources, strict=True)}
+            for ev in result.late:
+                detail = f"event time {ev['ts']:.3f} is older than the allowed lateness"
+                rejection = Rejection("late", detail, codec.dumps(ev), ev["brand"])
+                out.dead_letters.append(DeadLetter(rejection, source_of[id(ev)]))
         out.accepted.extend(result.accepted)
         out.duplicates.update(result.duplicates)
-        out.touched.update(ev["brand"] for ev in result.accepted)
+        out.touched.update({ev["brand"] for ev in result.accepted})
         return result
 
     def _persist(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from array import array
 from typing import Any, Final
 
+from socialpulse.streams.contract import ENGAGEMENT_KINDS, EXPOSURE_KINDS
 from socialpulse.streams.validation import Event
 
 COUNTERS: Final = (
@@ -89,6 +90,11 @@ _COUNT_KINDS: Final = {
     "conversion": C.conversions,
     "service_request": C.service_requests,
 }
+
+#: the counters engagement kinds add their ``count`` to, and those exposure kinds do (each
+#: counter fed by these kinds alone): a vector's engagements and impressions
+ENGAGEMENT_COUNTERS: Final = tuple(sorted({_COUNT_KINDS[k] for k in ENGAGEMENT_KINDS}))
+EXPOSURE_COUNTERS: Final = tuple(sorted({_COUNT_KINDS[k] for k in EXPOSURE_KINDS}))
 
 
 #: kinds whose author (or web session) is counted distinctly, and into which counter

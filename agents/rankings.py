@@ -41,12 +41,22 @@ AGE_BANDS: Final = ((13, 17), (18, 24), (25, 34), (35, 44), (45, 54), (55, 64))
 
 def age_band(age: int) -> str | None:
     """docs/kpis.md's age bands: 13-17, 18-24, 25-34, 35-44, 45-54, 55-64, 65+."""
+    if 0 <= age < len(_BAND_OF_AGE):
+        return _BAND_OF_AGE[age]
+    return _band(age)
+
+
+def _band(age: int) -> str | None:
     if age >= 65:
         return "65+"
     for low, high in AGE_BANDS:
         if low <= age <= high:
             return f"{low}-{high}"
     return None  # under 13: not a band
+
+
+#: the band of every age up to 120, looked up (an exposure event with an author asks)
+_BAND_OF_AGE: Final = tuple(_band(age) for age in range(121))
 
 
 _AMPLIFYING: Final = frozenset({"share", "mention"})

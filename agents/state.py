@@ -27,13 +27,20 @@ from typing import Any, Final
 
 import numpy as np
 
-from socialpulse.agents.counters import DISTINCT_KINDS, N, contributions, distinct_key, zero
+from socialpulse.agents.counters import (
+    DISTINCT_KINDS,
+    ENGAGEMENT_COUNTERS,
+    EXPOSURE_COUNTERS,
+    N,
+    contributions,
+    distinct_key,
+    zero,
+)
 from socialpulse.agents.distinct import DEFAULT_CAP, DistinctTracker
 from socialpulse.agents.followers import PlatformFollowers
-from socialpulse.agents.hourly import HourlyRates
+from socialpulse.agents.hourly import HOURS, HourlyRates
 from socialpulse.agents.minutes import minutes_between
 from socialpulse.agents.rankings import Rankings, tally
-from socialpulse.streams.contract import ENGAGEMENT_KINDS, EXPOSURE_KINDS
 from socialpulse.streams.validation import Event
 
 WINDOWS: Final = {"5m": 5, "1h": 60, "24h": 1440}
@@ -189,8 +196,10 @@ class BatchResult:
     # last sightings of distinct counts: (brand, minute) -> [(counter, group key, who)]
     sightings: dict[tuple[str, int], list[tuple[int, str, str]]] = field(default_factory=dict)
     brands: set[str] = field(default_factory=set)
-    #: id(accepted event) -> its counter contributions (for the detectors)
-    contributed: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    #: side by side with ``accepted``: each event's counter contributions, and its brand's
+    #: watermark once it had arrived (for the detectors)
+    contributed: list[list[tuple[int, float]]] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
 
 
 class KpiState:
@@ -221,6 +230,8 @@ class KpiState:
         self.backlog = False
         #: brands whose watermark waited for a partition let go since the last ``settle``
         self.released: set[str] = set()
+        #: brands begun from nothing (not restored) since the last ``take_created``
+        self.created: set[str] = set()
         #: minute buckets younger than this stay exact (1h window, lateness, a margin)
         self.compact_age = max(60, -(-int(allowed_lateness) // 60)) + 2
 
@@ -365,6 +376,7 @@ class KpiState:
         bs = self.brands.get(brand)
         if bs is None:
             bs = self.brands[brand] = BrandState()
+            self.created.add(brand)
         return bs
 
     def refloor(self, now: float | None = None) -> BatchResult:
@@ -413,14 +425,18 @@ class KpiState:
         # per (brand, minute, platform, campaign, variant) sums, spread over their groups
         sums: dict[tuple[str, int, str, str | None, str | None], array[float]] = {}
         labels: dict[tuple[str, str, str | None, str | None], list[Group]] = {}
-        # (labels, counter) -> the distinct trackers of the groups, and the groups' keys
-        trackers: dict[Any, list[tuple[Group, DistinctTracker, str]]] = {}
+        # (labels, counter) -> the distinct trackers of the groups, the groups' keys, and
+        # the groups' changes of this batch (``distinct_deltas``)
+        trackers: dict[Any, list[tuple[DistinctTracker, str, dict[int, array[float]]]]] = {}
+        # (brand, group) -> minute -> the distinct counts' changes of this batch
+        distinct_deltas: dict[tuple[str, Group], dict[int, array[float]]] = {}
         # per (brand, minute) ranking tallies of this batch: (family, key) -> amount
         ranked: dict[tuple[str, int], dict[tuple[str, str], float]] = {}
         # (labels, counter, who) -> the latest minute it was sighted at in this batch
         batch_last: dict[tuple[Any, int, str], int] = {}
         sightings = result.sightings
-        contributed = result.contributed
+        contributed = result.contributed.append
+        accepted_floors = result.floors.append
         lateness = self.allowed_lateness
         brands = self.brands
         accepted = result.accepted
@@ -430,6 +446,7 @@ class KpiState:
             bs = brands.get(brand)
             if bs is None:
                 bs = brands[brand] = BrandState()
+                self.created.add(brand)
             ts = ev["ts"]
             floor = ts if floors is None else floors[i]
             watermark = bs.watermark
@@ -462,6 +479,7 @@ class KpiState:
             else:
                 ids.append(eid)
             accepted.append(ev)
+            accepted_floors(floor)
             platform = ev["platform"]
             campaign = ev.get("campaign")
             variant = ev.get("variant") if campaign else None
@@ -473,8 +491,9 @@ class KpiState:
             vec = sums.get(key)
             if vec is None:
                 vec = sums[key] = zero()
-            pairs = contributed[id(ev)] = contributions(ev)
-            for idx, amount in pairs:
+            added = contributions(ev)
+            contributed(added)
+            for idx, amount in added:
                 vec[idx] += amount
             kind = ev["kind"]
             author = ev.get("author")
@@ -488,23 +507,29 @@ class KpiState:
                     chosen = trackers.get((label, counter))
                     if chosen is None:
                         chosen = trackers[(label, counter)] = [
-                            (group, self.tracker(bs, counter, group), f"{group[0]}\x1f{group[1]}")
+                            (
+                                self.tracker(bs, counter, group),
+                                f"{group[0]}\x1f{group[1]}",
+                                _minutes_of(distinct_deltas, brand, group),
+                            )
                             for group in groups
                         ]
                     expired = int(bs.watermark // 60) - MAX_WINDOW_MINUTES  # type: ignore[operator]
-                    for group, tracker, group_key in chosen:
+                    spotted = None
+                    for tracker, group_key, by_minute in chosen:
                         # ``who``'s last sighting moves to ``minute``: its count leaves the
                         # older bucket
                         changes = tracker.sight(who, minute, expired)
                         if changes:
                             for at, change in changes:
-                                held = deltas.get((brand, at, group))
+                                held = by_minute.get(at)
                                 if held is None:
-                                    held = deltas[(brand, at, group)] = zero()
+                                    held = by_minute[at] = zero()
                                 held[counter] += change
-                            spotted = sightings.get((brand, minute))
                             if spotted is None:
-                                spotted = sightings[(brand, minute)] = []
+                                spotted = sightings.get((brand, minute))
+                                if spotted is None:
+                                    spotted = sightings[(brand, minute)] = []
                             spotted.append((counter, group_key, who))
             if kind in FOLLOWER_KINDS:
                 self._followers(bs, ev)
@@ -513,10 +538,6 @@ class KpiState:
                 if marks is None:
                     marks = ranked[(brand, minute)] = {}
                 tally(ev, marks)
-            if kind in ENGAGEMENT_KINDS:
-                bs.hourly.add(int(ts // 3600), ev["count"], 0.0)
-            elif kind in EXPOSURE_KINDS:
-                bs.hourly.add(int(ts // 3600), 0.0, ev["count"])
         for (brand, minute), marks in ranked.items():
             # window membership against the watermark at the batch's end, as the counters'
             bs = brands[brand]
@@ -534,6 +555,21 @@ class KpiState:
                     if pairs is None:
                         pairs = nonzero(vec)
                     _add_pairs(held, pairs)
+            # the best-time-to-post sums: engagements and impressions per epoch hour
+            engaged = sum([vec[i] for i in ENGAGEMENT_COUNTERS])
+            exposed = sum([vec[i] for i in EXPOSURE_COUNTERS])
+            if engaged or exposed:
+                bs = brands[brand]
+                hour = minute // 60
+                if hour > int(bs.watermark // 3600) - HOURS:  # type: ignore[operator]
+                    bs.hourly.add(hour, engaged, exposed)
+        for (brand, group), by_minute in distinct_deltas.items():
+            for at, changes in by_minute.items():
+                held = deltas.get((brand, at, group))
+                if held is None:
+                    deltas[(brand, at, group)] = changes
+                else:
+                    _add(held, changes)
         self._apply_deltas(deltas, result)
         return result
 
@@ -754,11 +790,18 @@ class KpiState:
             for eid in ids:
                 owner.seen[eid] = minute
         self.brands.update(restored)
+        self.created -= restored.keys()
 
     def forget(self, brands: Iterable[str]) -> None:
         """Drop brands whose partitions moved to another worker."""
         for brand in brands:
             self.brands.pop(brand, None)
+            self.created.discard(brand)
+
+    def take_created(self) -> set[str]:
+        """The brands begun from nothing since the last call."""
+        created, self.created = self.created, set()
+        return created
 
 
 def _rebuild_totals(bs: BrandState, wm_minute: int) -> None:
@@ -824,6 +867,16 @@ def nonzero(vec: array[float]) -> list[tuple[int, float]]:
     """The (index, amount) pairs of a vector's non-zero counters (few: an event adds to one
     to five of them), to add one vector to several without scanning it each time."""
     return [(i, v) for i, v in enumerate(vec) if v]
+
+
+def _minutes_of(
+    held: dict[tuple[str, Group], dict[int, array[float]]], brand: str, group: Group
+) -> dict[int, array[float]]:
+    """``held[(brand, group)]``, an empty map put there first if missing."""
+    found = held.get((brand, group))
+    if found is None:
+        found = held[(brand, group)] = {}
+    return found
 
 
 def _vector(vectors: dict[Group, array[float]], group: Group) -> array[float]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import add
 from typing import Any
@@ -184,8 +184,9 @@ class AlertEngine:
         self,
         events: Iterable[dict[str, Any]],
         states: Mapping[str, BrandState] | None = None,
-        floors: Mapping[int, float] | None = None,
-        contributed: Mapping[int, list[tuple[int, float]]] | None = None,
+        floors: Sequence[float] | None = None,
+        contributed: Sequence[list[tuple[int, float]]] | None = None,
+        fresh: Collection[str] = (),
     ) -> list[Alert]:
         """Feed a batch's counted events, in the order they were counted; the alerts of
         every minute they close, in event-time order per brand.
@@ -193,10 +194,12 @@ class AlertEngine:
         ``states`` (the KPI state) seeds a brand seen for the first time, as after a
         restart or a rebalance, with the minute buckets it holds from before this batch;
         its watermarks close the steps they passed at the end (those of all brands with no
-        events, as on a tick). ``floors`` (by ``id(event)``) are the brand's watermark once
-        each event had arrived (``KpiState.floors``); without them an event moves its
-        brand's watermark to its own time, if later. ``contributed`` (by ``id(event)``)
-        are the events' counter contributions the KPI state computed already.
+        events, as on a tick). ``floors`` (side by side with ``events``) are the brand's
+        watermark once each event had arrived (``KpiState.floors``); without them an event
+        moves its brand's watermark to its own time, if later. ``contributed`` (side by
+        side with ``events``) are the events' counter contributions the KPI state computed
+        already. ``fresh`` brands had no state before this batch: their minute buckets
+        hold this batch's events alone, so there is nothing from before it to seed.
         """
         events = list(events)
         now = self.clock()
@@ -210,28 +213,59 @@ class AlertEngine:
             watch = self._watch(brand)
             watch.seeded = True
             bs = states.get(brand) if states is not None else None
-            if bs is not None:
+            if bs is not None and brand not in fresh:
                 self._seed(watch, bs, mine)
         out: list[Alert] = []
-        for ev in events:
+        hold, hold_steps, step_seconds = self.hold, self.hold_steps, self.step
+        clocks = self._clocks
+        last_brand = None
+        watch = Watch({})  # replaced at the first event
+        for i, ev in enumerate(events):
             brand = ev["brand"]
-            watch = self._watch(brand)
-            watch.arrived = now
+            if brand != last_brand:  # a batch brings a brand's events in runs
+                watch = self._watch(brand)
+                watch.arrived = now
+                last_brand = brand
             ts = ev["ts"]
-            floor = ts if floors is None else floors.get(id(ev), ts)
-            if watch.watermark is None:
-                watch.watermark = floor
-            elif floor > watch.watermark:
+            floor = ts if floors is None else floors[i]
+            watermark = watch.watermark
+            if watermark is None:
+                watermark = watch.watermark = floor
+            elif floor > watermark:
                 out += self._move(brand, watch, floor)
+                watermark = floor
+            minute = int(ts // 60)
+            held_from = int(watermark // 60) - hold
             # the brand's first minute with events (not the watermark, which a partition
             # not read yet holds before them): an older event within the held minutes
             # moves it back
-            minute = int(ts // 60)
-            if watch.since is None or (
-                minute < watch.since and minute >= int(watch.watermark // 60) - self.hold
-            ):
+            if watch.since is None or (minute < watch.since and minute >= held_from):
                 watch.since = minute
-            self._add(brand, watch, ev, contributed)
+            # the event's part in the detectors' totals; a late event older than what is
+            # held reads in no window to come: not kept
+            step = int(ts // step_seconds)
+            by_minute = by_step = None
+            if minute >= held_from:
+                by_minute = watch.minutes.get(minute)
+                if by_minute is None:
+                    by_minute = watch.minutes[minute] = _short()
+            if step > int(watermark // step_seconds) - hold_steps:
+                by_step = watch.steps.get(step)
+                if by_step is None:
+                    by_step = watch.steps[step] = _short()
+            if by_minute is not None or by_step is not None:
+                pairs = contributions(ev) if contributed is None else contributed[i]  # type: ignore[arg-type]
+                for index, amount in pairs:
+                    k = SLOT.get(index)
+                    if k is not None:
+                        if by_minute is not None:
+                            by_minute[k] += amount
+                        if by_step is not None:
+                            by_step[k] += amount
+            if ts > watermark:  # ahead: seen by the rules once its step is judged
+                watch.ahead.setdefault(step, []).append(ev)
+            else:
+                clocks(brand, watch, ev)
         if states is not None:
             brands = {ev["brand"] for ev in events} if events else list(self.watches)
             for brand in brands:
@@ -280,44 +314,6 @@ class AlertEngine:
             if watch.closed is None:  # learn every minute held, on the first step
                 watch.closed = watch.since - 1
             # else restored baselines: the minutes they learned are not learned again
-
-    def _add(
-        self,
-        brand: str,
-        watch: Watch,
-        ev: dict[str, Any],
-        contributed: Mapping[int, list[tuple[int, float]]] | None = None,
-    ) -> None:
-        """Count one event into the detectors' totals, evidence and platform clocks."""
-        ts = ev["ts"]
-        watermark = watch.watermark
-        assert watermark is not None
-        minute, step = int(ts // 60), int(ts // self.step)
-        by_minute = by_step = None
-        # a late event older than what is held reads in no window to come: not kept
-        if minute >= int(watermark // 60) - self.hold:
-            by_minute = watch.minutes.get(minute)
-            if by_minute is None:
-                by_minute = watch.minutes[minute] = _short()
-        if step > int(watermark // self.step) - self.hold_steps:
-            by_step = watch.steps.get(step)
-            if by_step is None:
-                by_step = watch.steps[step] = _short()
-        if by_minute is not None or by_step is not None:
-            pairs = None if contributed is None else contributed.get(id(ev))
-            if pairs is None:
-                pairs = contributions(ev)  # type: ignore[arg-type]
-            for index, amount in pairs:
-                k = SLOT.get(index)
-                if k is not None:
-                    if by_minute is not None:
-                        by_minute[k] += amount
-                    if by_step is not None:
-                        by_step[k] += amount
-        if ts > watermark:  # ahead: seen by the rules once its step is judged
-            watch.ahead.setdefault(step, []).append(ev)
-            return
-        self._clocks(brand, watch, ev)
 
     def _clocks(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
         """An event's part in the evidence and the platform clocks."""

@@ -370,3 +370,38 @@ def test_dense_records_written_before_the_sparse_form_still_restore() -> None:
     old = [float(i) for i in range(N - 2)]  # and before the last two counters were added
     assert list(dense(old)) == [*old, 0.0, 0.0]
     assert len(codec.dumps(sparse(dense([*([0.0] * (N - 2)), 4.0, 1.0])))) < 20
+
+
+def test_brands_begun_from_nothing_are_told_apart_from_restored_ones() -> None:
+    """``take_created``: the detectors skip seeding these (their buckets hold the batch's
+    events alone); a restored brand, or one forgotten meanwhile, is not among them."""
+    state = KpiState()
+    state.apply([ev("a", T, brand="acme"), ev("g", T, brand="globex")])
+    state.expect("initech", 1, T)  # a brand waiting for forwards is begun too
+    assert state.take_created() == {"acme", "globex", "initech"}
+    assert state.take_created() == set()
+    state.apply([ev("u", T, brand="umbrella")])
+    state.forget(["umbrella"])
+    state.restore({"hooli": {"wm": T}}, [], [])
+    state.apply([ev("h", T + 1, brand="hooli")])
+    assert state.take_created() == set()
+
+
+def test_hourly_sums_are_those_of_the_events_counted() -> None:
+    """Engagements and impressions per epoch hour, summed once per batch from the
+    counters: duplicates and late events add nothing."""
+    state = KpiState(allowed_lateness=60)
+    hour = int(T // 3600)
+    state.apply(
+        [
+            ev("i1", T, count=3),
+            ev("v1", T + 1, kind="view", count=2),
+            ev("l1", T + 2, kind="like", count=4),
+            ev("c1", T + 3, kind="click"),
+            ev("l1", T + 4, kind="like", count=4),  # a duplicate
+            ev("m1", T + 5, kind="mention"),  # neither
+            ev("i2", T + 3600, count=7),
+            ev("late", T, kind="like", count=100),  # older than the allowed lateness
+        ]
+    )
+    assert state.brands["acme"].hourly.hours == {hour: [5.0, 5.0], hour + 1: [0.0, 7.0]}
