@@ -49,7 +49,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Final, Protocol
 
 from socialpulse.agents.persisted import (
@@ -308,13 +307,14 @@ class BatchCore:
         floors = self.state.floors(
             events, [m.partition if m.source is None else m.source for m in sources]
         )
-        texts = [ev for ev in events if wants_enrichment(ev)] if self.enricher else []
-        if texts and self.enricher is not None:
-            pending = self.enricher(texts)  # started: a helper process scores them
+        now: list[int] = []  # the indices of the events without text to score
+        later: list[int] = []  # and of those with
+        if self.enricher is not None:
+            for i, ev in enumerate(events):
+                (later if wants_enrichment(ev) else now).append(i)
+        if later and self.enricher is not None:
+            pending = self.enricher([events[i] for i in later])  # a helper process scores
             if self._span(events) < self.state.allowed_lateness:
-                waiting = {id(ev) for ev in texts}
-                now = [i for i, ev in enumerate(events) if id(ev) not in waiting]
-                later = [i for i, ev in enumerate(events) if id(ev) in waiting]
                 results.append(self._count(events, floors, sources, out, now))
                 await pending
                 await self._step("enrich")
@@ -326,24 +326,18 @@ class BatchCore:
         else:
             await self._step("enrich")
             results.append(self._count(events, floors, sources, out))
-        counted = results[1:]
-        if len(counted) > 1:  # counted in two passes: the detectors read arrival order
-            order = {id(ev): i for i, ev in enumerate(events)}
-            rows = sorted(
-                (
-                    (order[id(ev)], ev, floor, pairs)
-                    for result in counted
-                    for ev, floor, pairs in zip(
-                        result.accepted, result.floors, result.contributed, strict=True
-                    )
-                ),
-                key=itemgetter(0),
-            )
-            out.accepted = [row[1] for row in rows]
-            accepted_floors = [row[2] for row in rows]
-            contributed = [row[3] for row in rows]
+        if len(results) > 2:  # counted in two passes: the detectors read arrival order
+            first, second = results[1], results[2]
+            at = [now[k] for k in first.kept] + [later[k] for k in second.kept]
+            order = sorted(range(len(at)), key=at.__getitem__)  # two sorted runs: merged
+            accepted = first.accepted + second.accepted
+            floors_at = first.floors + second.floors
+            contributions_at = first.contributed + second.contributed
+            out.accepted = [accepted[k] for k in order]
+            accepted_floors = [floors_at[k] for k in order]
+            contributed = [contributions_at[k] for k in order]
         else:
-            accepted_floors, contributed = counted[0].floors, counted[0].contributed
+            accepted_floors, contributed = results[1].floors, results[1].contributed
         # brands with no event here that waited for a partition this batch let go
         results.append(self.state.settle())
         await self._step("count")

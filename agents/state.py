@@ -200,6 +200,7 @@ class BatchResult:
     #: watermark once it had arrived (for the detectors)
     contributed: list[list[tuple[int, float]]] = field(default_factory=list)
     floors: list[float] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)  # and each one's index in the batch
 
 
 class KpiState:
@@ -288,10 +289,11 @@ class KpiState:
         the batch brings a brand from counts from its first event in the batch on."""
         now = self.clock()
         first: dict[tuple[str, int], float] = {}
-        for ev, origin in zip(events, origins, strict=True):
-            key = (ev["brand"], origin)
-            if ev["ts"] < first.get(key, float("inf")):
-                first[key] = ev["ts"]
+        runs = _runs(events, origins)
+        for brand, origin, start, end in runs:
+            ts = min([ev["ts"] for ev in events[start:end]])
+            if ts < first.get((brand, origin), float("inf")):
+                first[(brand, origin)] = ts
         if self.pending:
             if first:  # traffic: the idle time of the partitions still silent starts now
                 for partition, since in self.pending.items():
@@ -315,21 +317,25 @@ class KpiState:
         append = out.append
         idle = self.idle()
         brands = self.brands
-        for ev, origin in zip(events, origins, strict=True):
-            sources = brands[ev["brand"]].sources
+        for brand, origin, start, end in runs:
+            sources = brands[brand].sources
             progress = sources.progress
-            ts = ev["ts"]
             if len(progress) == 1 and origin in progress and not sources.awaited:
                 # one partition carries the brand (keyed producers): its progress
-                if ts > progress[origin]:
-                    progress[origin] = ts
+                latest = progress[origin]
+                for ev in events[start:end]:
+                    ts = ev["ts"]
+                    if ts > latest:
+                        latest = ts
+                    append(latest)
+                progress[origin] = latest
                 sources.heard[origin] = now
-                append(progress[origin])
                 continue
-            sources.see(origin, ts, now)
-            floor = sources.floor(now, idle)
-            assert floor is not None
-            append(floor)
+            for ev in events[start:end]:
+                sources.see(origin, ev["ts"], now)
+                floor = sources.floor(now, idle)
+                assert floor is not None
+                append(floor)
         return out
 
     def hold(self, partition: int) -> None:
@@ -437,6 +443,7 @@ class KpiState:
         sightings = result.sightings
         contributed = result.contributed.append
         accepted_floors = result.floors.append
+        kept = result.kept.append
         lateness = self.allowed_lateness
         brands = self.brands
         accepted = result.accepted
@@ -480,6 +487,7 @@ class KpiState:
                 ids.append(eid)
             accepted.append(ev)
             accepted_floors(floor)
+            kept(i)
             platform = ev["platform"]
             campaign = ev.get("campaign")
             variant = ev.get("variant") if campaign else None
@@ -802,6 +810,21 @@ class KpiState:
         """The brands begun from nothing since the last call."""
         created, self.created = self.created, set()
         return created
+
+
+def _runs(events: Sequence[Event], origins: Sequence[int]) -> list[tuple[str, int, int, int]]:
+    """The runs of consecutive events of one brand from one partition (an envelope's, as
+    a rule): (brand, partition, start, end), in order."""
+    runs: list[tuple[str, int, int, int]] = []
+    brand, origin, start = None, -1, 0
+    for i, (ev, source) in enumerate(zip(events, origins, strict=True)):
+        if ev["brand"] != brand or source != origin:
+            if brand is not None:
+                runs.append((brand, origin, start, i))
+            brand, origin, start = ev["brand"], source, i
+    if brand is not None:
+        runs.append((brand, origin, start, len(events)))
+    return runs
 
 
 def _rebuild_totals(bs: BrandState, wm_minute: int) -> None:

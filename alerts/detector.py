@@ -217,12 +217,17 @@ class AlertEngine:
                 self._seed(watch, bs, mine)
         out: list[Alert] = []
         hold, hold_steps, step_seconds = self.hold, self.hold_steps, self.step
-        clocks = self._clocks
-        last_brand = None
+        last_brand = ""
         watch = Watch({})  # replaced at the first event
+        #: the current brand's events for the platform clocks and the evidence, handed
+        #: over before its watermark moves (the rules then read them) and at its run's end
+        clocked: list[dict[str, Any]] = []
         for i, ev in enumerate(events):
             brand = ev["brand"]
             if brand != last_brand:  # a batch brings a brand's events in runs
+                if clocked:
+                    self._clocks(last_brand, watch, clocked)
+                    clocked = []
                 watch = self._watch(brand)
                 watch.arrived = now
                 last_brand = brand
@@ -232,6 +237,9 @@ class AlertEngine:
             if watermark is None:
                 watermark = watch.watermark = floor
             elif floor > watermark:
+                if clocked:
+                    self._clocks(brand, watch, clocked)
+                    clocked = []
                 out += self._move(brand, watch, floor)
                 watermark = floor
             minute = int(ts // 60)
@@ -265,7 +273,9 @@ class AlertEngine:
             if ts > watermark:  # ahead: seen by the rules once its step is judged
                 watch.ahead.setdefault(step, []).append(ev)
             else:
-                clocks(brand, watch, ev)
+                clocked.append(ev)
+        if clocked:
+            self._clocks(last_brand, watch, clocked)
         if states is not None:
             brands = {ev["brand"] for ev in events} if events else list(self.watches)
             for brand in brands:
@@ -315,20 +325,23 @@ class AlertEngine:
                 watch.closed = watch.since - 1
             # else restored baselines: the minutes they learned are not learned again
 
-    def _clocks(self, brand: str, watch: Watch, ev: dict[str, Any]) -> None:
-        """An event's part in the evidence and the platform clocks."""
-        minute = int(ev["ts"] // 60)
-        self.evidence.add(brand, ev)
-        platform = ev["platform"]
-        if ev["ts"] > watch.platform_last.get(platform, float("-inf")):
-            watch.platform_last[platform] = ev["ts"]
-        ring = watch.platform_minutes.get(platform)
-        if ring is None:
-            ring = watch.platform_minutes[platform] = deque(maxlen=90)
-        if ring and ring[-1][0] == minute:
-            ring[-1] = (minute, ring[-1][1] + 1)
-        else:
-            ring.append((minute, 1))
+    def _clocks(self, brand: str, watch: Watch, events: list[dict[str, Any]]) -> None:
+        """Events' part, in order, in the evidence and the platform clocks."""
+        self.evidence.extend(brand, events)
+        latest, rings = watch.platform_last, watch.platform_minutes
+        for ev in events:
+            ts = ev["ts"]
+            platform = ev["platform"]
+            if ts > latest.get(platform, float("-inf")):
+                latest[platform] = ts
+            minute = int(ts // 60)
+            ring = rings.get(platform)
+            if ring is None:
+                ring = rings[platform] = deque(maxlen=90)
+            if ring and ring[-1][0] == minute:
+                ring[-1] = (minute, ring[-1][1] + 1)
+            else:
+                ring.append((minute, 1))
 
     def _step(self, brand: str, watch: Watch, last: int, new: int) -> list[Alert]:
         """Judge the steps ``last`` .. ``new - 1`` that an event of step ``new`` closes
@@ -354,8 +367,7 @@ class AlertEngine:
     def _catch_up(self, brand: str, watch: Watch, step: int) -> None:
         """The evidence and platform clocks of the events ahead up to ``step``."""
         for s in sorted(s for s in watch.ahead if s <= step):
-            for ev in watch.ahead.pop(s):
-                self._clocks(brand, watch, ev)
+            self._clocks(brand, watch, watch.ahead.pop(s))
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

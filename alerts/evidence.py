@@ -56,11 +56,14 @@ class Evidence:
         self.pending: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, brand: str, ev: dict[str, Any]) -> None:
+        self.extend(brand, [ev])
+
+    def extend(self, brand: str, events: list[dict[str, Any]]) -> None:
+        """Events of ``brand``, in order (as many calls of ``add``)."""
         waiting = self.pending.get(brand)
         if waiting is None:
-            self.pending[brand] = [ev]
-            return
-        waiting.append(ev)
+            waiting = self.pending[brand] = []
+        waiting += events
         if len(waiting) >= 8 * self.keep:  # bounded between reads
             self._settle(brand)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import Any
 
@@ -60,3 +61,28 @@ def test_a_summary_sees_the_events_added_before_it() -> None:
     assert summary["samples"][0]["id"] == "e19"  # most followed first
     evidence.forget({"acme"})
     assert evidence.summary("acme", 0, 1e9)["events"] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    notable=st.lists(st.booleans(), max_size=400),
+    keep=st.integers(1, 40),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+    read=st.booleans(),
+)
+def test_runs_of_events_fill_the_ring_as_events_one_by_one(
+    notable: list[bool], keep: int, cuts: list[int], read: bool
+) -> None:
+    """``extend`` (the detectors hand a brand's events over in runs) leaves the ring of
+    as many ``add`` calls, read between runs or not, and keeps the pending bound."""
+    events = [_event(i, n) for i, n in enumerate(notable)]
+    evidence = Evidence(keep=keep)
+    bounds = sorted({0, len(events), *(c for c in cuts if c <= len(events))})
+    for start, end in itertools.pairwise(bounds):
+        evidence.extend("acme", events[start:end])
+        assert len(evidence.pending.get("acme", ())) < 8 * keep
+        if read:
+            evidence.summary("acme", 0, 1e9)
+            assert list(evidence.rings.get("acme", ())) == _eager(events[:end], keep)
+    evidence.settle()
+    assert list(evidence.rings.get("acme", ())) == _eager(events, keep)
