@@ -211,6 +211,7 @@ def test_socialpulse_bench_outside_a_checkout_says_so_in_one_line(
     [
         ["bench/throughput.py", "--help"],
         ["bench/recovery.py", "--help"],
+        ["bench/core.py", "--help"],
         ["-m", "bench.ingest_load", "--help"],
     ],
 )
@@ -236,3 +237,18 @@ def test_a_probe_process_imports_bench_from_any_directory(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "noop" in result.stdout
+
+
+def test_the_core_bench_times_every_step_of_a_batch(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench/core.py``: every named step gets its share, and they add up to the total."""
+    from bench.core import main as core_main
+    from socialpulse.agents.batch_core import STEPS
+
+    assert core_main(["--events", "3000", "--batch", "2", "--rounds", "1"]) == 0
+    figures, rate = capsys.readouterr().out.splitlines()
+    words = figures.removesuffix(" us/event").split()
+    per_event = {words[i]: float(words[i + 1]) for i in range(0, len(words), 2)}
+    assert list(per_event) == [*STEPS, "total"]
+    assert all(us > 0 for us in per_event.values())
+    assert sum(per_event[s] for s in STEPS) <= per_event["total"]
+    assert rate.endswith("events/s (the batch core alone, best round)")
