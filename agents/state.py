@@ -431,10 +431,12 @@ class KpiState:
         # per (brand, minute, platform, campaign, variant) sums, spread over their groups
         sums: dict[tuple[str, int, str, str | None, str | None], array[float]] = {}
         labels: dict[tuple[str, str, str | None, str | None], list[Group]] = {}
-        # (labels, counter) -> the distinct trackers of the groups, the groups' keys, and
-        # the groups' changes of this batch (``distinct_deltas``)
-        trackers: dict[Any, list[tuple[DistinctTracker, str, dict[int, array[float]]]]] = {}
-        # (brand, group) -> minute -> the distinct counts' changes of this batch
+        # (labels, counter) -> the groups, their distinct trackers, keys, and changes of
+        # this batch (``distinct_deltas``)
+        trackers: dict[Any, list[tuple[Group, DistinctTracker, str, dict[int, array[float]]]]] = {}
+        # (brand, group) -> minute -> the distinct counts' changes of this batch: the
+        # vectors of ``deltas`` (made in the order of the old single map, so float sums
+        # are added in the same order), found by minute without building a key
         distinct_deltas: dict[tuple[str, Group], dict[int, array[float]]] = {}
         # per (brand, minute) ranking tallies of this batch: (family, key) -> amount
         ranked: dict[tuple[str, int], dict[tuple[str, str], float]] = {}
@@ -516,6 +518,7 @@ class KpiState:
                     if chosen is None:
                         chosen = trackers[(label, counter)] = [
                             (
+                                group,
                                 self.tracker(bs, counter, group),
                                 f"{group[0]}\x1f{group[1]}",
                                 _minutes_of(distinct_deltas, brand, group),
@@ -524,15 +527,15 @@ class KpiState:
                         ]
                     expired = int(bs.watermark // 60) - MAX_WINDOW_MINUTES  # type: ignore[operator]
                     spotted = None
-                    for tracker, group_key, by_minute in chosen:
+                    for group, tracker, group_key, by_minute in chosen:
                         # ``who``'s last sighting moves to ``minute``: its count leaves the
                         # older bucket
                         changes = tracker.sight(who, minute, expired)
                         if changes:
                             for at, change in changes:
                                 held = by_minute.get(at)
-                                if held is None:
-                                    held = by_minute[at] = zero()
+                                if held is None:  # the batch's delta of (brand, at, group)
+                                    held = by_minute[at] = deltas[(brand, at, group)] = zero()
                                 held[counter] += change
                             if spotted is None:
                                 spotted = sightings.get((brand, minute))
@@ -571,13 +574,6 @@ class KpiState:
                 hour = minute // 60
                 if hour > int(bs.watermark // 3600) - HOURS:  # type: ignore[operator]
                     bs.hourly.add(hour, engaged, exposed)
-        for (brand, group), by_minute in distinct_deltas.items():
-            for at, changes in by_minute.items():
-                held = deltas.get((brand, at, group))
-                if held is None:
-                    deltas[(brand, at, group)] = changes
-                else:
-                    _add(held, changes)
         self._apply_deltas(deltas, result)
         return result
 
