@@ -304,9 +304,7 @@ class BatchCore:
         await self._step("route")
         events, sources = self._admit(events, sources, out)
         await self._step("admit")
-        floors = self.state.floors(
-            events, [m.partition if m.source is None else m.source for m in sources]
-        )
+        floors = self.state.floors(events, [m.origin for m in sources])
         now: list[int] = []  # the indices of the events without text to score
         later: list[int] = []  # and of those with
         if self.enricher is not None:

@@ -22,6 +22,11 @@ def hour_of_day(epoch_hour: int, zone: str) -> int:
     return datetime.fromtimestamp(epoch_hour * 3600, tz=UTC).astimezone(ZoneInfo(zone)).hour
 
 
+def within(epoch_hour: int, wm_hour: int) -> bool:
+    """Whether ``epoch_hour`` is among the 7 days ending with the watermark's hour."""
+    return epoch_hour > wm_hour - HOURS
+
+
 @dataclass(slots=True)
 class HourlyRates:
     """Per epoch hour: [engagements, impressions] of the last 7 days of event time."""
@@ -36,14 +41,14 @@ class HourlyRates:
         slot[1] += impressions
 
     def evict(self, wm_hour: int) -> None:
-        for hour in [h for h in self.hours if h <= wm_hour - HOURS]:
+        for hour in [h for h in self.hours if not within(h, wm_hour)]:
             del self.hours[hour]
 
     def rates(self, wm_hour: int, zone: str) -> dict[int, float]:
         """Engagement rate per hour of day; hours without impressions are left out."""
         sums: dict[int, list[float]] = {}
         for hour, (eng, imp) in self.hours.items():
-            if hour > wm_hour - HOURS:
+            if within(hour, wm_hour):
                 slot = sums.setdefault(hour_of_day(hour, zone), [0.0, 0.0])
                 slot[0] += eng
                 slot[1] += imp

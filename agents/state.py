@@ -38,7 +38,7 @@ from socialpulse.agents.counters import (
 )
 from socialpulse.agents.distinct import DEFAULT_CAP, DistinctTracker
 from socialpulse.agents.followers import PlatformFollowers
-from socialpulse.agents.hourly import HOURS, HourlyRates
+from socialpulse.agents.hourly import HourlyRates, within
 from socialpulse.agents.minutes import minutes_between
 from socialpulse.agents.rankings import Rankings, tally
 from socialpulse.streams.validation import Event
@@ -521,7 +521,7 @@ class KpiState:
                                 group,
                                 self.tracker(bs, counter, group),
                                 f"{group[0]}\x1f{group[1]}",
-                                _minutes_of(distinct_deltas, brand, group),
+                                distinct_deltas.setdefault((brand, group), {}),
                             )
                             for group in groups
                         ]
@@ -572,7 +572,7 @@ class KpiState:
             if engaged or exposed:
                 bs = brands[brand]
                 hour = minute // 60
-                if hour > int(bs.watermark // 3600) - HOURS:  # type: ignore[operator]
+                if within(hour, int(bs.watermark // 3600)):  # type: ignore[operator]
                     bs.hourly.add(hour, engaged, exposed)
         self._apply_deltas(deltas, result)
         return result
@@ -886,16 +886,6 @@ def nonzero(vec: array[float]) -> list[tuple[int, float]]:
     """The (index, amount) pairs of a vector's non-zero counters (few: an event adds to one
     to five of them), to add one vector to several without scanning it each time."""
     return [(i, v) for i, v in enumerate(vec) if v]
-
-
-def _minutes_of(
-    held: dict[tuple[str, Group], dict[int, array[float]]], brand: str, group: Group
-) -> dict[int, array[float]]:
-    """``held[(brand, group)]``, an empty map put there first if missing."""
-    found = held.get((brand, group))
-    if found is None:
-        found = held[(brand, group)] = {}
-    return found
 
 
 def _vector(vectors: dict[Group, array[float]], group: Group) -> array[float]:
