@@ -63,9 +63,14 @@ _AMPLIFYING: Final = frozenset({"share", "mention"})
 _EXPOSURE: Final = frozenset({"impression", "view"})
 
 
-def tally(ev: Event, into: dict[tuple[str, str], float]) -> None:
+#: an audience's exposure by (location, age, gender) of the author: the demographic
+#: families' tallies, spread once per batch (``spread``) rather than three per event
+Audience = dict[tuple[Any, Any, Any], float]
+
+
+def tally(ev: Event, into: dict[tuple[str, str], float], audience: Audience) -> None:
     """Add what an event adds to the brand's rankings to ``into``: (family, key) ->
-    amount."""
+    amount; the demographic families' part to ``audience``."""
     author = ev.get("author")
     tags = ev.get("hashtags")
     if not author and not tags:  # nothing to rank by (most engagement events)
@@ -89,27 +94,25 @@ def tally(ev: Event, into: dict[tuple[str, str], float]) -> None:
             mark = ("detractor", who)
             into[mark] = into.get(mark, 0.0) + followers * -sentiment
     if kind in _EXPOSURE and author:
-        count = float(ev["count"])
-        location = author.get("location")
+        people = (author.get("location"), author.get("age"), author.get("gender"))
+        audience[people] = audience.get(people, 0.0) + float(ev["count"])
+
+
+def spread(audience: Audience, into: dict[tuple[str, str], float]) -> None:
+    """The demographic families' tallies of ``audience``, added to ``into``: each key in
+    the order of the first event that brought it, as event by event (counts are whole
+    numbers, so their sums are exact in any order)."""
+    for (location, age, gender), count in audience.items():
         if location:
             mark = ("location", location.upper())
             into[mark] = into.get(mark, 0.0) + count
-        age = author.get("age")
         band = age_band(age) if isinstance(age, int) else None
         if band:
             mark = ("age", band)
             into[mark] = into.get(mark, 0.0) + count
-        gender = author.get("gender")
         if gender:
             mark = ("gender", gender.lower())
             into[mark] = into.get(mark, 0.0) + count
-
-
-def tallies(ev: Event) -> list[tuple[str, str, float]]:
-    """The (family, key, amount) an event adds to the brand's rankings."""
-    into: dict[tuple[str, str], float] = {}
-    tally(ev, into)
-    return [(family, key, amount) for (family, key), amount in into.items()]
 
 
 #: family -> its (window, width) pairs

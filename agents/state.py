@@ -40,7 +40,7 @@ from socialpulse.agents.distinct import DEFAULT_CAP, DistinctTracker
 from socialpulse.agents.followers import PlatformFollowers
 from socialpulse.agents.hourly import HourlyRates, within
 from socialpulse.agents.minutes import minutes_between
-from socialpulse.agents.rankings import Rankings, tally
+from socialpulse.agents.rankings import Audience, Rankings, spread, tally
 from socialpulse.streams.validation import Event
 
 WINDOWS: Final = {"5m": 5, "1h": 60, "24h": 1440}
@@ -420,10 +420,11 @@ class KpiState:
         ``floors`` (from ``floors``) are the watermarks the events move the brands to;
         without them each event moves its brand's watermark to its own time, if later.
 
-        Per event only what depends on arrival order runs (watermark, lateness, dedup,
-        distinct sightings); the counters are summed per (brand, minute, label values) and
-        spread over the label groups once per batch, and the rankings' tallies summed per
-        (brand, minute, family, key) and added once per batch.
+        Per event only what depends on arrival order runs (watermark, lateness, dedup);
+        the counters are summed per (brand, minute, label values) and spread over the
+        label groups once per batch, the rankings' tallies summed per (brand, minute,
+        family, key) and added once per batch, and the distinct counts' sightings listed
+        per tracker in arrival order and taken by each tracker at once (``_sight``).
         """
         result = BatchResult()
         # per (brand, minute, group) deltas of this batch, applied once each at the end
@@ -431,17 +432,14 @@ class KpiState:
         # per (brand, minute, platform, campaign, variant) sums, spread over their groups
         sums: dict[tuple[str, int, str, str | None, str | None], array[float]] = {}
         labels: dict[tuple[str, str, str | None, str | None], list[Group]] = {}
-        # (labels, counter) -> the groups, their distinct trackers, keys, and changes of
-        # this batch (``distinct_deltas``)
-        trackers: dict[Any, list[tuple[Group, DistinctTracker, str, dict[int, array[float]]]]] = {}
-        # (brand, group) -> minute -> the distinct counts' changes of this batch: the
-        # vectors of ``deltas`` (made in the order of the old single map, so float sums
-        # are added in the same order), found by minute without building a key
-        distinct_deltas: dict[tuple[str, Group], dict[int, array[float]]] = {}
-        # per (brand, minute) ranking tallies of this batch: (family, key) -> amount
-        ranked: dict[tuple[str, int], dict[tuple[str, str], float]] = {}
-        # (labels, counter, who) -> the latest minute it was sighted at in this batch
-        batch_last: dict[tuple[Any, int, str], int] = {}
+        # (labels, counter) -> the sightings of each tracker of the labels' groups
+        trackers: dict[Any, list[list[tuple[str, int, int]]]] = {}
+        # (brand, counter, group) -> the tracker's sightings of this batch, in arrival
+        # order: (who, minute, the minute at or before which a last sighting is expired)
+        sighted: dict[tuple[str, int, Group], list[tuple[str, int, int]]] = {}
+        # per (brand, minute) ranking tallies of this batch: (family, key) -> amount, and
+        # the exposure of the demographic families by (location, age, gender)
+        ranked: dict[tuple[str, int], tuple[dict[tuple[str, str], float], Audience]] = {}
         sightings = result.sightings
         contributed = result.contributed.append
         accepted_floors = result.floors.append
@@ -510,50 +508,31 @@ class KpiState:
             counter = DISTINCT_KINDS.get(kind)
             if counter is not None:
                 who = distinct_key(ev)
-                # sighted in this batch at this minute or later under the same labels:
-                # every tracker of them would answer no change
-                if who is not None and batch_last.get((label, counter, who), -1) < minute:
-                    batch_last[(label, counter, who)] = minute
+                if who is not None:
                     chosen = trackers.get((label, counter))
                     if chosen is None:
                         chosen = trackers[(label, counter)] = [
-                            (
-                                group,
-                                self.tracker(bs, counter, group),
-                                f"{group[0]}\x1f{group[1]}",
-                                distinct_deltas.setdefault((brand, group), {}),
-                            )
-                            for group in groups
+                            sighted.setdefault((brand, counter, group), []) for group in groups
                         ]
                     expired = int(bs.watermark // 60) - MAX_WINDOW_MINUTES  # type: ignore[operator]
-                    spotted = None
-                    for group, tracker, group_key, by_minute in chosen:
-                        # ``who``'s last sighting moves to ``minute``: its count leaves the
-                        # older bucket
-                        changes = tracker.sight(who, minute, expired)
-                        if changes:
-                            for at, change in changes:
-                                held = by_minute.get(at)
-                                if held is None:  # the batch's delta of (brand, at, group)
-                                    held = by_minute[at] = deltas[(brand, at, group)] = zero()
-                                held[counter] += change
-                            if spotted is None:
-                                spotted = sightings.get((brand, minute))
-                                if spotted is None:
-                                    spotted = sightings[(brand, minute)] = []
-                            spotted.append((counter, group_key, who))
+                    sighting = (who, minute, expired)
+                    for sightings_of in chosen:
+                        sightings_of.append(sighting)
             if kind in FOLLOWER_KINDS:
                 self._followers(bs, ev)
             if author or ev.get("hashtags"):
-                marks = ranked.get((brand, minute))
-                if marks is None:
-                    marks = ranked[(brand, minute)] = {}
-                tally(ev, marks)
-        for (brand, minute), marks in ranked.items():
+                tallied = ranked.get((brand, minute))
+                if tallied is None:
+                    tallied = ranked[(brand, minute)] = ({}, {})
+                tally(ev, *tallied)
+        for (brand, counter, group), seq in sighted.items():
+            self._sight(brand, counter, group, seq, deltas, sightings)
+        for (brand, minute), (marks, audience) in ranked.items():
             # window membership against the watermark at the batch's end, as the counters'
             bs = brands[brand]
             wm_minute = int(bs.watermark // 60)  # type: ignore[operator]
             add = bs.rankings.add
+            spread(audience, marks)
             for (family, name), amount in marks.items():
                 add(minute, wm_minute, family, name, amount)
         for (brand, minute, platform, campaign, variant), vec in sums.items():
@@ -576,6 +555,52 @@ class KpiState:
                     bs.hourly.add(hour, engaged, exposed)
         self._apply_deltas(deltas, result)
         return result
+
+    def _sight(
+        self,
+        brand: str,
+        counter: int,
+        group: Group,
+        seq: list[tuple[str, int, int]],
+        deltas: dict[tuple[str, int, Group], array[float]],
+        sightings: dict[tuple[str, int], list[tuple[int, str, str]]],
+    ) -> None:
+        """One tracker's sightings of a batch, in arrival order: the changes of its counts
+        by minute go to ``deltas``, the sightings that moved a last sighting to
+        ``sightings`` (to persist), as ``DistinctTracker.sight`` one by one would do."""
+        tracker = self.tracker(self.brands[brand], counter, group)
+        changes: dict[int, int] = {}
+        moved: list[tuple[int, str]] = []  # (minute, who)
+        last = tracker.last
+        if tracker.level == 0 and len(last) + len(seq) <= tracker.cap:
+            # every who is sampled and the sample cannot outgrow the cap: ``sight`` inline
+            for who, minute, expired in seq:
+                previous = last.get(who)
+                if previous is not None and previous > expired:
+                    if previous >= minute:
+                        continue
+                    changes[previous] = changes.get(previous, 0) - 1
+                changes[minute] = changes.get(minute, 0) + 1
+                last[who] = minute
+                moved.append((minute, who))
+        else:
+            for who, minute, expired in seq:
+                found = tracker.sight(who, minute, expired)
+                if found:
+                    for at, change in found:
+                        changes[at] = changes.get(at, 0) + change
+                    moved.append((minute, who))
+        for at, change in changes.items():
+            held = deltas.get((brand, at, group))
+            if held is None:
+                held = deltas[(brand, at, group)] = zero()
+            held[counter] += change
+        group_key = f"{group[0]}\x1f{group[1]}"
+        for minute, who in moved:
+            spotted = sightings.get((brand, minute))
+            if spotted is None:
+                spotted = sightings[(brand, minute)] = []
+            spotted.append((counter, group_key, who))
 
     def tracker(self, bs: BrandState, counter: int, group: Group) -> DistinctTracker:
         by_group = bs.distinct.setdefault(counter, {})

@@ -36,7 +36,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import add
+from operator import add, itemgetter
 from typing import Any
 
 from socialpulse.agents.counters import C, N, contributions
@@ -88,6 +88,9 @@ USED = (
 )
 #: counter index -> position in the detectors' short minute vectors
 SLOT = {index: k for k, index in enumerate(USED)}
+
+
+_brand_of = itemgetter("brand")
 
 
 def _short() -> array[float]:
@@ -203,18 +206,16 @@ class AlertEngine:
         """
         events = list(events)
         now = self.clock()
-        new: dict[str, list[dict[str, Any]]] = {}
-        for ev in events:
-            brand = ev["brand"]
+        present = dict.fromkeys(map(_brand_of, events))  # the batch's brands, in order
+        for brand in present:
             known = self.watches.get(brand)
-            if known is None or not known.seeded:
-                new.setdefault(brand, []).append(ev)
-        for brand, mine in new.items():
+            if known is not None and known.seeded:
+                continue
             watch = self._watch(brand)
             watch.seeded = True
             bs = states.get(brand) if states is not None else None
             if bs is not None and brand not in fresh:
-                self._seed(watch, bs, mine)
+                self._seed(watch, bs, [ev for ev in events if ev["brand"] == brand])
         out: list[Alert] = []
         hold, hold_steps, step_seconds = self.hold, self.hold_steps, self.step
         last_brand = ""
@@ -222,6 +223,8 @@ class AlertEngine:
         #: the current brand's events for the platform clocks and the evidence, handed
         #: over before its watermark moves (the rules then read them) and at its run's end
         clocked: list[dict[str, Any]] = []
+        held_from = steps_from = 0  # found for the watermark ``bounds_of``
+        bounds_of: float | None = None
         for i, ev in enumerate(events):
             brand = ev["brand"]
             if brand != last_brand:  # a batch brings a brand's events in runs
@@ -237,13 +240,19 @@ class AlertEngine:
             if watermark is None:
                 watermark = watch.watermark = floor
             elif floor > watermark:
-                if clocked:
-                    self._clocks(brand, watch, clocked)
-                    clocked = []
-                out += self._move(brand, watch, floor)
+                if floor // step_seconds > watermark // step_seconds:  # closes a step
+                    if clocked:
+                        self._clocks(brand, watch, clocked)
+                        clocked = []
+                    out += self._move(brand, watch, floor)
+                else:  # within the step: no rule reads the clocks before it closes
+                    watch.watermark = floor
                 watermark = floor
+            if watermark != bounds_of:  # the held minutes and steps end where it is
+                bounds_of = watermark
+                held_from = int(watermark // 60) - hold
+                steps_from = int(watermark // step_seconds) - hold_steps
             minute = int(ts // 60)
-            held_from = int(watermark // 60) - hold
             # the brand's first minute with events (not the watermark, which a partition
             # not read yet holds before them): an older event within the held minutes
             # moves it back
@@ -257,7 +266,7 @@ class AlertEngine:
                 by_minute = watch.minutes.get(minute)
                 if by_minute is None:
                     by_minute = watch.minutes[minute] = _short()
-            if step > int(watermark // step_seconds) - hold_steps:
+            if step > steps_from:
                 by_step = watch.steps.get(step)
                 if by_step is None:
                     by_step = watch.steps[step] = _short()
@@ -277,8 +286,7 @@ class AlertEngine:
         if clocked:
             self._clocks(last_brand, watch, clocked)
         if states is not None:
-            brands = {ev["brand"] for ev in events} if events else list(self.watches)
-            for brand in brands:
+            for brand in present if events else list(self.watches):
                 watch, bs = self.watches[brand], states.get(brand)
                 if (
                     bs is not None

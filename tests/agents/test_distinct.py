@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from socialpulse.agents.counters import C
 from socialpulse.agents.distinct import DistinctTracker, who_hash
 from socialpulse.agents.exporter import KpiCollector
-from socialpulse.agents.state import ALL, KpiState
+from socialpulse.agents.state import ALL, BrandState, KpiState
 from socialpulse.streams.validation import validate_event
 
 T = 1_700_000_040.0
@@ -98,3 +100,39 @@ def test_reach_estimate_through_the_state_and_a_restart() -> None:
     restored.restore({"acme": state.brand_record("acme")}, records, [], sightings)
     assert reach(restored) == estimate
     assert restored.brands["acme"].distinct[C.reach][(ALL, ALL)].level == tracker.level
+
+
+_WHO = st.sampled_from("abcdefgh")
+
+
+@given(
+    prior=st.dictionaries(_WHO, st.integers(0, 30), max_size=4),
+    seq=st.lists(st.tuples(_WHO, st.integers(0, 30), st.integers(-5, 12)), max_size=40),
+    cap=st.sampled_from([4, 5, 100]),
+)
+def test_a_batchs_sightings_change_what_sightings_one_by_one_change(
+    prior: dict[str, int], seq: list[tuple[str, int, int]], cap: int
+) -> None:
+    """``KpiState._sight`` takes a tracker's sightings of a batch at once (inline below
+    the cap, one by one past it): the same changes by minute, the same sightings moved,
+    the same tracker after."""
+    state = KpiState(distinct_cap=cap)
+    state.brands["acme"] = BrandState()
+    state.tracker(state.brands["acme"], C.reach, (ALL, ALL)).last.update(prior)
+    reference = DistinctTracker(cap=cap, last=dict(prior))
+    expected: Counter[int] = Counter()
+    moved = []
+    for who, minute, expired in seq:
+        found = reference.sight(who, minute, expired)
+        for at, change in found:
+            expected[at] += change
+        if found:
+            moved.append((C.reach, "all\x1fall", who, minute))
+    deltas: dict = {}
+    sightings: dict = {}
+    state._sight("acme", C.reach, (ALL, ALL), seq, deltas, sightings)
+    got = {at: vec[C.reach] for (_brand, at, _group), vec in deltas.items()}
+    assert {at: n for at, n in got.items() if n} == {at: n for at, n in expected.items() if n}
+    assert sorted((*entry, m) for (_b, m), es in sightings.items() for entry in es) == sorted(moved)
+    tracker = state.brands["acme"].distinct[C.reach][(ALL, ALL)]
+    assert (tracker.last, tracker.level) == (reference.last, reference.level)
