@@ -63,9 +63,14 @@ _AMPLIFYING: Final = frozenset({"share", "mention"})
 _EXPOSURE: Final = frozenset({"impression", "view"})
 
 
-#: an audience's exposure by (location, age, gender) of the author: the demographic
-#: families' tallies, spread once per batch (``spread``) rather than three per event
-Audience = dict[tuple[Any, Any, Any], float]
+@dataclass(slots=True)
+class Audience:
+    """Exposure by the author's location, age and gender, as sent: the demographic
+    families' tallies, spread once per batch (``spread``) rather than three per event."""
+
+    locations: dict[str, float] = field(default_factory=dict)
+    ages: dict[int, float] = field(default_factory=dict)
+    genders: dict[str, float] = field(default_factory=dict)
 
 
 def tally(ev: Event, into: dict[tuple[str, str], float], audience: Audience) -> None:
@@ -94,25 +99,36 @@ def tally(ev: Event, into: dict[tuple[str, str], float], audience: Audience) -> 
             mark = ("detractor", who)
             into[mark] = into.get(mark, 0.0) + followers * -sentiment
     if kind in _EXPOSURE and author:
-        people = (author.get("location"), author.get("age"), author.get("gender"))
-        audience[people] = audience.get(people, 0.0) + float(ev["count"])
+        count = float(ev["count"])
+        location = author.get("location")
+        if location:
+            held = audience.locations
+            held[location] = held.get(location, 0.0) + count
+        age = author.get("age")
+        if isinstance(age, int):
+            held_ages = audience.ages
+            held_ages[age] = held_ages.get(age, 0.0) + count
+        gender = author.get("gender")
+        if gender:
+            held = audience.genders
+            held[gender] = held.get(gender, 0.0) + count
 
 
 def spread(audience: Audience, into: dict[tuple[str, str], float]) -> None:
     """The demographic families' tallies of ``audience``, added to ``into``: each key in
     the order of the first event that brought it, as event by event (counts are whole
     numbers, so their sums are exact in any order)."""
-    for (location, age, gender), count in audience.items():
-        if location:
-            mark = ("location", location.upper())
-            into[mark] = into.get(mark, 0.0) + count
-        band = age_band(age) if isinstance(age, int) else None
+    for location, count in audience.locations.items():
+        mark = ("location", location.upper())
+        into[mark] = into.get(mark, 0.0) + count
+    for age, count in audience.ages.items():
+        band = age_band(age)
         if band:
             mark = ("age", band)
             into[mark] = into.get(mark, 0.0) + count
-        if gender:
-            mark = ("gender", gender.lower())
-            into[mark] = into.get(mark, 0.0) + count
+    for gender, count in audience.genders.items():
+        mark = ("gender", gender.lower())
+        into[mark] = into.get(mark, 0.0) + count
 
 
 #: family -> its (window, width) pairs

@@ -523,7 +523,7 @@ class KpiState:
             if author or ev.get("hashtags"):
                 tallied = ranked.get((brand, minute))
                 if tallied is None:
-                    tallied = ranked[(brand, minute)] = ({}, {})
+                    tallied = ranked[(brand, minute)] = ({}, Audience())
                 tally(ev, *tallied)
         for (brand, counter, group), seq in sighted.items():
             self._sight(brand, counter, group, seq, deltas, sightings)
@@ -570,11 +570,12 @@ class KpiState:
         ``sightings`` (to persist), as ``DistinctTracker.sight`` one by one would do."""
         tracker = self.tracker(self.brands[brand], counter, group)
         changes: dict[int, int] = {}
-        moved: list[tuple[int, str]] = []  # (minute, who)
+        group_key = f"{group[0]}\x1f{group[1]}"
+        at_minute, spotted = None, []  # the sightings to persist of the last minute moved to
         last = tracker.last
-        if tracker.level == 0 and len(last) + len(seq) <= tracker.cap:
-            # every who is sampled and the sample cannot outgrow the cap: ``sight`` inline
-            for who, minute, expired in seq:
+        inline = tracker.level == 0 and len(last) + len(seq) <= tracker.cap
+        for who, minute, expired in seq:
+            if inline:  # every who is sampled, the sample cannot outgrow the cap: ``sight``
                 previous = last.get(who)
                 if previous is not None and previous > expired:
                     if previous >= minute:
@@ -582,25 +583,21 @@ class KpiState:
                     changes[previous] = changes.get(previous, 0) - 1
                 changes[minute] = changes.get(minute, 0) + 1
                 last[who] = minute
-                moved.append((minute, who))
-        else:
-            for who, minute, expired in seq:
+            else:
                 found = tracker.sight(who, minute, expired)
-                if found:
-                    for at, change in found:
-                        changes[at] = changes.get(at, 0) + change
-                    moved.append((minute, who))
+                if not found:
+                    continue
+                for at, change in found:
+                    changes[at] = changes.get(at, 0) + change
+            if minute != at_minute:
+                at_minute = minute
+                spotted = sightings.setdefault((brand, minute), [])
+            spotted.append((counter, group_key, who))
         for at, change in changes.items():
             held = deltas.get((brand, at, group))
             if held is None:
                 held = deltas[(brand, at, group)] = zero()
             held[counter] += change
-        group_key = f"{group[0]}\x1f{group[1]}"
-        for minute, who in moved:
-            spotted = sightings.get((brand, minute))
-            if spotted is None:
-                spotted = sightings[(brand, minute)] = []
-            spotted.append((counter, group_key, who))
 
     def tracker(self, bs: BrandState, counter: int, group: Group) -> DistinctTracker:
         by_group = bs.distinct.setdefault(counter, {})
