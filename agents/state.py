@@ -424,7 +424,8 @@ class KpiState:
         the counters are summed per (brand, minute, label values) and spread over the
         label groups once per batch, the rankings' tallies summed per (brand, minute,
         family, key) and added once per batch, and the distinct counts' sightings listed
-        per tracker in arrival order and taken by each tracker at once (``_sight``).
+        per tracker in arrival order and taken by each tracker at once (``_sight``): at
+        the batch's end, or before a move of the watermark prunes the brand's trackers.
         """
         result = BatchResult()
         # per (brand, minute, group) deltas of this batch, applied once each at the end
@@ -448,6 +449,15 @@ class KpiState:
         brands = self.brands
         accepted = result.accepted
         new_ids = result.new_ids
+
+        def advance(brand: str, bs: BrandState, floor: float) -> None:
+            if sighted and self._prunes(bs, floor):  # the trackers take what came before
+                for (of, counter, group), seq in sighted.items():
+                    if of == brand and seq:
+                        self._sight(brand, counter, group, seq, deltas, sightings)
+                        seq.clear()
+            self._advance(brand, bs, floor, result)
+
         for i, ev in enumerate(events):
             brand = ev["brand"]
             bs = brands.get(brand)
@@ -459,21 +469,21 @@ class KpiState:
             watermark = bs.watermark
             if watermark is not None and ts < watermark - lateness:
                 if floor > watermark:
-                    self._advance(brand, bs, floor, result)
+                    advance(brand, bs, floor)
                 result.late.append(ev)
                 continue
             eid = ev["id"]
             if eid in bs.seen:
                 result.duplicates[brand] += 1
                 if watermark is None or floor > watermark:
-                    self._advance(brand, bs, floor, result)
+                    advance(brand, bs, floor)
                 continue
             minute = int(ts // 60)
             if watermark is None or floor > watermark:
                 # pending deltas need no flush first: _apply_deltas checks window
                 # membership against the watermark current when it runs, and _advance only
                 # subtracts what the buckets already hold, so totals stay the bucket sums
-                self._advance(brand, bs, floor, result)
+                advance(brand, bs, floor)
             bs.seen[eid] = minute
             ids = bs.seen_minutes.get(minute)
             if ids is None:
@@ -569,6 +579,8 @@ class KpiState:
         by minute go to ``deltas``, the sightings that moved a last sighting to
         ``sightings`` (to persist), as ``DistinctTracker.sight`` one by one would do."""
         tracker = self.tracker(self.brands[brand], counter, group)
+        # by minute, in the order ``sight`` one by one finds them: the group's delta vectors
+        # are then made, and later added to its totals, in the same order as event by event
         changes: dict[int, int] = {}
         group_key = f"{group[0]}\x1f{group[1]}"
         at_minute, spotted = None, []  # the sightings to persist of the last minute moved to
@@ -577,11 +589,11 @@ class KpiState:
         for who, minute, expired in seq:
             if inline:  # every who is sampled, the sample cannot outgrow the cap: ``sight``
                 previous = last.get(who)
-                if previous is not None and previous > expired:
-                    if previous >= minute:
-                        continue
-                    changes[previous] = changes.get(previous, 0) - 1
+                if previous is not None and previous > expired and previous >= minute:
+                    continue
                 changes[minute] = changes.get(minute, 0) + 1
+                if previous is not None and previous > expired:
+                    changes[previous] = changes.get(previous, 0) - 1
                 last[who] = minute
             else:
                 found = tracker.sight(who, minute, expired)
@@ -655,6 +667,7 @@ class KpiState:
     def _advance(self, brand: str, bs: BrandState, ts: float, result: BatchResult) -> None:
         """Move the watermark to ``ts``: subtract buckets leaving each window, evict old ones."""
         old = bs.wm_minute
+        prune = self._prunes(bs, ts)
         bs.watermark = ts
         new = int(ts // 60)
         result.brands.add(brand)
@@ -679,9 +692,8 @@ class KpiState:
             del bs.buckets[m]
             result.evicted.add((brand, m))
         self._compact(brand, bs, old, new, result)
-        cutoff = new - MAX_WINDOW_MINUTES
-        if cutoff - bs.distinct_pruned >= 60:  # sightings at or before cutoff count as absent
-            bs.distinct_pruned = cutoff
+        if prune:  # sightings at or before the cutoff count as absent
+            cutoff = bs.distinct_pruned = new - MAX_WINDOW_MINUTES
             for by_group in bs.distinct.values():
                 for tracker in by_group.values():
                     tracker.prune(cutoff)
@@ -692,6 +704,14 @@ class KpiState:
             for eid in bs.seen_minutes.pop(m):
                 bs.seen.pop(eid, None)
             result.forgotten.add((brand, m))
+
+    @staticmethod
+    def _prunes(bs: BrandState, watermark: float) -> bool:
+        """Whether ``_advance`` to ``watermark`` prunes the brand's distinct trackers: once
+        the cutoff is an hour past the last pruning's, at a change of minute."""
+        old, new = bs.wm_minute, int(watermark // 60)
+        cutoff = new - MAX_WINDOW_MINUTES
+        return old is not None and new != old and cutoff - bs.distinct_pruned >= 60
 
     def _compact(self, brand: str, bs: BrandState, old: int, new: int, result: BatchResult) -> None:
         """Merge minute buckets past the compaction age into COARSE-minute buckets.

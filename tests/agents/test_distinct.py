@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -136,3 +136,66 @@ def test_a_batchs_sightings_change_what_sightings_one_by_one_change(
     assert sorted((*entry, m) for (_b, m), es in sightings.items() for entry in es) == sorted(moved)
     tracker = state.brands["acme"].distinct[C.reach][(ALL, ALL)]
     assert (tracker.last, tracker.level) == (reference.last, reference.level)
+
+
+#: event times (seconds after T): minutes apart, and jumps of more than a day
+_OFFSETS = (0, 60, 120, 3_600, 26 * 3_600, 26 * 3_600 + 60, 50 * 3_600)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stream=st.lists(
+        st.tuples(_WHO, st.sampled_from(_OFFSETS), st.sampled_from(["x", "y"])),
+        min_size=1,
+        max_size=30,
+    ),
+    cap=st.sampled_from([2, 3, 100]),
+    cut=st.integers(1, 30),
+)
+def test_distinct_counts_do_not_depend_on_how_a_stream_is_cut(
+    stream: list[tuple[str, int, str]], cap: int, cut: int
+) -> None:
+    """Sightings before and after a jump of more than a day in one batch (the trackers
+    are pruned in between), sightings of a who older than the 24h window (the lateness
+    allows 9 days), samples past a small cap: the trackers and the reach totals are those
+    of the same events applied one at a time."""
+    events = [
+        validate_event(
+            {
+                "id": f"e{i}",
+                "ts": T + offset,
+                "brand": "acme",
+                "kind": "impression",
+                "platform": platform,
+                "author": {"id": who},
+            }
+        )
+        for i, (who, offset, platform) in enumerate(stream)
+    ]
+    states = [KpiState(distinct_cap=cap, allowed_lateness=9 * 86_400) for _ in range(3)]
+    states[0].apply(events)
+    for ev in events:
+        states[1].apply([ev])
+    for start in range(0, len(events), cut):
+        states[2].apply(events[start : start + cut])
+
+    def trackers(state: KpiState) -> dict[object, object]:
+        bs = state.brands["acme"]
+        return {
+            (counter, group): (tracker.level, tracker.last)
+            for counter, by_group in bs.distinct.items()
+            for group, tracker in by_group.items()
+        }
+
+    def reach(state: KpiState) -> dict[object, float]:
+        totals = state.brands["acme"].totals
+        return {
+            (w, g): v[C.reach]
+            for w, by_group in totals.items()
+            for g, v in by_group.items()
+            if v[C.reach]
+        }
+
+    for state in states[1:]:
+        assert trackers(state) == trackers(states[0])
+        assert reach(state) == reach(states[0])
