@@ -438,6 +438,8 @@ class KpiState:
         # (brand, counter, group) -> the tracker's sightings of this batch, in arrival
         # order: (who, minute, the minute at or before which a last sighting is expired)
         sighted: dict[tuple[str, int, Group], list[tuple[str, int, int]]] = {}
+        # the same lists by brand: (counter, group, sightings)
+        pending: dict[str, list[tuple[int, Group, list[tuple[str, int, int]]]]] = {}
         # per (brand, minute) ranking tallies of this batch: (family, key) -> amount, and
         # the exposure of the demographic families by (location, age, gender)
         ranked: dict[tuple[str, int], tuple[dict[tuple[str, str], float], Audience]] = {}
@@ -451,9 +453,9 @@ class KpiState:
         new_ids = result.new_ids
 
         def advance(brand: str, bs: BrandState, floor: float) -> None:
-            if sighted and self._prunes(bs, floor):  # the trackers take what came before
-                for (of, counter, group), seq in sighted.items():
-                    if of == brand and seq:
+            if brand in pending and self._prunes(bs, floor):  # trackers take what came before
+                for counter, group, seq in pending[brand]:
+                    if seq:
                         self._sight(brand, counter, group, seq, deltas, sightings)
                         seq.clear()
             self._advance(brand, bs, floor, result)
@@ -521,9 +523,13 @@ class KpiState:
                 if who is not None:
                     chosen = trackers.get((label, counter))
                     if chosen is None:
-                        chosen = trackers[(label, counter)] = [
-                            sighted.setdefault((brand, counter, group), []) for group in groups
-                        ]
+                        chosen = trackers[(label, counter)] = []
+                        for group in groups:
+                            seq = sighted.get((brand, counter, group))
+                            if seq is None:
+                                seq = sighted[(brand, counter, group)] = []
+                                pending.setdefault(brand, []).append((counter, group, seq))
+                            chosen.append(seq)
                     expired = int(bs.watermark // 60) - MAX_WINDOW_MINUTES  # type: ignore[operator]
                     sighting = (who, minute, expired)
                     for sightings_of in chosen:
@@ -653,6 +659,13 @@ class KpiState:
                     _add_pairs(_vector(bs.coarse.setdefault(start, {}), group), pairs)
                     _add_pairs(_vector(bs.totals["24h"], group), pairs)
                     result.touched.add((brand, coarse_slot(start)))
+                    continue
+                if not any(amount > 0 for _index, amount in pairs):
+                    # only distinct counts leaving it: what they leave was merged into a
+                    # coarse bucket that has left the 24h window already (its far edge
+                    # moves in steps of COARSE minutes), so there is nothing to take out.
+                    # (Events of this batch counted here before a jump of its watermark
+                    # still get a minute bucket of their own, as _compact would keep it.)
                     continue
             bucket = bs.buckets.get(minute)
             if bucket is None:

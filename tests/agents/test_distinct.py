@@ -199,3 +199,33 @@ def test_distinct_counts_do_not_depend_on_how_a_stream_is_cut(
     for state in states[1:]:
         assert trackers(state) == trackers(states[0])
         assert reach(state) == reach(states[0])
+
+
+def test_a_who_seen_a_day_later_counts_once_after_its_first_minute_left_the_window() -> None:
+    """Its first minute was merged into a 15-minute bucket, which has left the 24h window
+    while the minute itself would not have: its move out of that minute changes nothing
+    (it used to revive the minute with a count of -1, so one event a batch undercounted)."""
+    start = 28_333_335 - 28_333_335 % 15  # a 15-minute bucket's first minute
+    stream = [("a", start + 5)] + [("b", start + 5 + 30 * j) for j in range(1, 48)]
+    stream += [("b", start + 1_441), ("a", start + 1_442)]
+    events = [
+        validate_event(
+            {
+                "id": f"e{i}",
+                "ts": minute * 60.0,
+                "brand": "acme",
+                "kind": "impression",
+                "platform": "x",
+                "author": {"id": who},
+            }
+        )
+        for i, (who, minute) in enumerate(stream)
+    ]
+    batched, one_by_one = KpiState(), KpiState()
+    batched.apply(events)
+    for ev in events:
+        one_by_one.apply([ev])
+    for state in (batched, one_by_one):
+        bs = state.brands["acme"]
+        assert bs.totals["24h"][(ALL, ALL)][C.reach] == 2  # a and b
+        assert all(v[C.reach] >= 0 for bucket in bs.buckets.values() for v in bucket.values())
